@@ -1,0 +1,3 @@
+"""autosalt: automatic SALT scoring of alopecia areata from scalp photographs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from autosalt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Reading photos, masks and loss maps safely; writing every output atomically.
+
+Every reader raises :class:`InputError` with a message naming the file and what is wrong,
+so a batch can record the problem and go on. Writers go through a temporary file in the
+destination folder and ``os.replace`` it into place, so a killed run never leaves a
+half-written table or image behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from autosalt.contract import LOSS_MAP_SCALE, VALID_MASK_VALUES
+
+#: Photos larger than this are refused before decoding (a decompression bomb guard that
+#: also keeps memory flat): 80 megapixels is above any clinic camera.
+DEFAULT_MAX_PIXELS = 80_000_000
+
+
+class InputError(Exception):
+    """A user's file cannot be used; the message names the file and says why."""
+
+
+def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read a photo as RGB ``uint8`` of shape (H, W, 3), EXIF orientation applied.
+
+    Grayscale, palette, alpha, CMYK and 16-bit images are converted; corrupt, truncated,
+    empty, non-image and over-large files raise :class:`InputError`.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InputError(f"{path}: cannot read file ({error.strerror})") from None
+    if size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise InputError(
+                        f"{path}: image is {width}x{height} = {width * height / 1e6:.0f} MP, above "
+                        f"the {max_pixels / 1e6:.0f} MP limit; downscale it first")
+                image.load()  # decodes now, so truncation is caught here
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb8(image, path)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as error:
+        raise InputError(f"{path}: corrupt or truncated image ({error})") from None
+
+
+def _to_rgb8(image: Image.Image, path: Path) -> np.ndarray:
+    """Convert any PIL mode to RGB uint8; 16-bit and float data are scaled, not clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        data = np.asarray(image, dtype=np.float64)
+        high = 65535.0 if image.mode.startswith("I;16") or data.max(initial=0) > 255 else 255.0
+        gray = np.clip(data / high * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite on white: transparent backgrounds are studio backdrops, not black holes.
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        raise InputError(f"{path}: unexpected image layout {rgb.shape}")
+    return np.ascontiguousarray(rgb)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a class-id mask PNG as ``uint8`` (H, W); values outside the contract are an error."""
+    path = Path(path)
+    array = _read_single_channel(path, "mask")
+    values = np.unique(array)
+    unknown = sorted(set(values.tolist()) - VALID_MASK_VALUES)
+    if unknown:
+        raise InputError(f"{path}: unknown class ids {unknown[:10]} in mask; "
+                         f"allowed are {sorted(VALID_MASK_VALUES)}")
+    return array
+
+
+def read_loss_map(path: str | os.PathLike) -> np.ndarray:
+    """Read a loss-fraction PNG (fraction x 255) as ``float32`` (H, W) in [0, 1]."""
+    return _read_single_channel(Path(path), "loss map").astype(np.float32) / LOSS_MAP_SCALE
+
+
+def _read_single_channel(path: Path, what: str) -> np.ndarray:
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: {what} file is empty (0 bytes)")
+        with Image.open(path) as image:
+            image.load()
+            if image.mode not in ("L", "P"):
+                raise InputError(f"{path}: {what} must be a single-channel 8-bit PNG, "
+                                 f"got mode {image.mode}")
+            return np.array(image, dtype=np.uint8)
+    except InputError:
+        raise
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} file not found") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"{path}: cannot read {what} ({error})") from None
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, payload: object) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_png_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a uint8 (H, W) or RGB (H, W, 3) array as PNG."""
+    if array.dtype != np.uint8:
+        raise TypeError(f"PNG arrays must be uint8, got {array.dtype}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=3)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def write_jpeg_atomic(path: str | os.PathLike, rgb: np.ndarray, quality: int = 92) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=int(quality))
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def format_cell(value: object) -> str:
+    """Table cell text: floats with 2 decimals (contract section 4), None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (float, np.floating)):
+        return "" if not np.isfinite(value) else f"{float(value):.2f}"
+    return str(value)
+
+
+def write_csv_atomic(path: str | os.PathLike, rows: Iterable[Mapping[str, object]],
+                     columns: Sequence[str]) -> None:
+    """Write rows (dicts) as a UTF-8 CSV with a header; missing keys become empty cells."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([format_cell(row.get(column)) for column in columns])
+    write_text_atomic(path, buffer.getvalue())
+
+
+def read_csv_rows(path: str | os.PathLike, required: Sequence[str] = ()) -> list[dict[str, str]]:
+    """Read a UTF-8 CSV into a list of dicts (strings kept as found: ``007`` stays ``007``).
+
+    Raises :class:`InputError` naming the file for undecodable text, a missing header or
+    missing required columns.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: table not found") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); "
+                         "save the table as CSV UTF-8") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read table ({error.strerror})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise InputError(f"{path}: empty table (no header row)")
+    header = [name.strip() for name in reader.fieldnames]
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise InputError(f"{path}: missing required columns {missing}; found {header}")
+    rows = []
+    for row in reader:
+        if None in row:
+            raise InputError(f"{path}: line {reader.line_num} has more cells than the header")
+        rows.append({key.strip(): (value or "").strip() for key, value in row.items()})
+    return rows
