@@ -1,0 +1,460 @@
+"""``autosalt evaluate``: agreement of predicted SALT with manual (rater) SALT.
+
+Joins the predicted-scores table with the manual table on (patient, visit), computes the
+agreement statistics of :mod:`autosalt.evaluation.agreement` (each with a 95% CI), the
+band confusion matrices and the SALT <= 20 / <= 10 endpoint agreement, and, when the manual
+table has a ``rater`` column, compares the model's disagreement with the raters' own.
+
+Writes ``REPORT/metrics.json``, ``REPORT/metrics.csv``, the plots as PNG and a
+self-contained ``REPORT/report.html`` written like the methods and results of a
+validation paper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from autosalt.contract import VIEWS
+from autosalt.evaluation import agreement as ag
+from autosalt.evaluation.agreement import Estimate
+from autosalt.evaluation.html import HtmlReport, plt, save_figure
+from autosalt.evaluation.tables import Joined, TableError, join_scores, load_scores
+from autosalt.fileio import InputError, write_csv_atomic, write_json_atomic
+from autosalt.salt import AA_IGA_BANDS, S_SCALE_BANDS, aa_iga, endpoints, severity_s
+
+#: Scalar statistics in report order: key in metrics.json -> label in tables.
+STATISTICS: dict[str, str] = {
+    "mae": "Mean absolute error (SALT points)",
+    "rmse": "Root mean square error (SALT points)",
+    "bias": "Bias, predicted - manual (SALT points)",
+    "loa_lower": "Lower limit of agreement",
+    "loa_upper": "Upper limit of agreement",
+    "icc_a1": "ICC(2,1) = ICC(A,1), absolute agreement",
+    "icc_c1": "ICC(3,1) = ICC(C,1), consistency",
+    "pearson_r": "Pearson r",
+    "spearman_rho": "Spearman rho",
+    "ccc": "Lin's concordance correlation",
+    "kappa_s_scale": "Quadratic-weighted kappa, S-scale (S0-S5)",
+    "kappa_aa_iga": "Quadratic-weighted kappa, AA-IGA (0-4)",
+}
+ENDPOINTS = {"salt_le_20": "SALT <= 20", "salt_le_10": "SALT <= 10"}
+S_LABELS = [label for label, _, _ in S_SCALE_BANDS]
+IGA_LABELS = [str(grade) for grade, _, _ in AA_IGA_BANDS]
+
+
+def s_code(salt: float) -> int:
+    return S_LABELS.index(severity_s(salt))
+
+
+def agreement_statistics(predicted: np.ndarray, manual: np.ndarray) -> dict:
+    """Every pairwise statistic of predicted vs manual SALT (two arrays of one length)."""
+    loa = ag.limits_of_agreement(predicted, manual)
+    icc = ag.intraclass_correlation(np.column_stack([manual, predicted]))
+    s_manual = [s_code(v) for v in manual]
+    s_predicted = [s_code(v) for v in predicted]
+    iga_manual = [aa_iga(v) for v in manual]
+    iga_predicted = [aa_iga(v) for v in predicted]
+    scalars: dict[str, Estimate] = {
+        "mae": ag.mean_absolute_error(predicted, manual),
+        "rmse": ag.root_mean_square_error(predicted, manual),
+        "bias": loa.bias,
+        "loa_lower": loa.lower,
+        "loa_upper": loa.upper,
+        "icc_a1": icc.icc_a1,
+        "icc_c1": icc.icc_c1,
+        "pearson_r": ag.pearson(predicted, manual),
+        "spearman_rho": ag.spearman(predicted, manual),
+        "ccc": ag.concordance_correlation(predicted, manual),
+        "kappa_s_scale": ag.cohen_kappa(s_manual, s_predicted, len(S_LABELS), "quadratic"),
+        "kappa_aa_iga": ag.cohen_kappa(iga_manual, iga_predicted, len(IGA_LABELS), "quadratic"),
+    }
+    endpoint_results = {}
+    manual_endpoints = [endpoints(v) for v in manual]
+    predicted_endpoints = [endpoints(v) for v in predicted]
+    for name in ENDPOINTS:
+        endpoint_results[name] = ag.binary_agreement(
+            [getattr(e, name) for e in manual_endpoints], [getattr(e, name) for e in predicted_endpoints])
+    confusion = {
+        "s_scale": ag.confusion_matrix(s_manual, s_predicted, len(S_LABELS)),
+        "aa_iga": ag.confusion_matrix(iga_manual, iga_predicted, len(IGA_LABELS)),
+    }
+    per_band = {}
+    errors = np.abs(predicted - manual)
+    for code, label in enumerate(S_LABELS):
+        members = np.array(s_manual) == code
+        if members.any():
+            per_band[label] = {"n": int(members.sum()), "mae": float(errors[members].mean())}
+    return {"n": int(predicted.size), "scalars": scalars, "endpoints": endpoint_results,
+            "confusion": confusion, "per_band_mae": per_band, "sd_differences": loa.sd}
+
+
+def per_view_statistics(joined: Joined) -> dict[str, Estimate]:
+    return {view: ag.mean_absolute_error(*joined.view_pairs[view]) for view in VIEWS
+            if view in joined.view_pairs}
+
+
+def rater_statistics(joined: Joined) -> dict | None:
+    """Raters against each other, each rater against the others, the model against raters.
+
+    Uses the visits scored by every rater and by the model, so all comparisons share cases.
+    """
+    raters = joined.raters
+    if len(raters) < 2:
+        return None
+    rows = [index for index, key in enumerate(joined.keys)
+            if all(key in joined.manual_by_rater[rater] for rater in raters)]
+    result: dict = {"raters": raters, "n_complete": len(rows)}
+    if len(rows) < 2:
+        result["note"] = (f"only {len(rows)} visits were scored by all {len(raters)} raters; "
+                          "rater comparisons need at least 2")
+        return result
+    keys = [joined.keys[index] for index in rows]
+    ratings = np.array([[joined.manual_by_rater[rater][key] for rater in raters] for key in keys])
+    model = joined.predicted[rows]
+    inter = ag.intraclass_correlation(ratings)
+    with_model = ag.intraclass_correlation(np.column_stack([ratings, model]))
+    result["inter_rater"] = {"icc1": inter.icc1, "icc_a1": inter.icc_a1, "icc_c1": inter.icc_c1}
+    result["raters_plus_model_icc_a1"] = with_model.icc_a1
+    each = {}
+    for column, rater in enumerate(raters):
+        others = np.delete(ratings, column, axis=1).mean(axis=1)
+        each[rater] = {
+            "mae_vs_others_mean": ag.mean_absolute_error(ratings[:, column], others),
+            "icc_a1_vs_others_mean": ag.intraclass_correlation(
+                np.column_stack([others, ratings[:, column]])).icc_a1,
+        }
+    result["each_rater"] = each
+    raters_mean = ratings.mean(axis=1)
+    result["model_vs_raters_mean"] = {
+        "mae": ag.mean_absolute_error(model, raters_mean),
+        "icc_a1": ag.intraclass_correlation(np.column_stack([raters_mean, model])).icc_a1,
+    }
+    pairwise = [float(np.abs(ratings[:, i] - ratings[:, j]).mean())
+                for i in range(len(raters)) for j in range(i + 1, len(raters))]
+    model_each = [float(np.abs(model - ratings[:, i]).mean()) for i in range(len(raters))]
+    result["mean_pairwise_rater_mae"] = float(np.mean(pairwise))
+    result["mean_model_vs_rater_mae"] = float(np.mean(model_each))
+    result["answer"] = _rater_answer(result)
+    return result
+
+
+def _rater_answer(result: dict) -> str:
+    model, raters = result["mean_model_vs_rater_mae"], result["mean_pairwise_rater_mae"]
+    verdict = "more" if model > raters else "no more"
+    return (f"The model differs from a single rater by {model:.2f} SALT points on average "
+            f"(mean absolute difference), raters differ from each other by {raters:.2f}: "
+            f"the model disagrees with raters {verdict} than raters disagree with each other "
+            f"(ICC(A,1) among raters {_fmt(result['inter_rater']['icc_a1'])}, with the model "
+            f"added as one more rater {_fmt(result['raters_plus_model_icc_a1'])}).")
+
+
+def _fmt(estimate: Estimate, digits: int = 2) -> str:
+    if estimate.value is None:
+        return "n/a"
+    text = f"{estimate.value:.{digits}f}"
+    if estimate.low is not None:
+        text += f" ({estimate.low:.{digits}f} to {estimate.high:.{digits}f})"
+    return text
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def metrics_payload(joined: Joined, results: dict, views: dict[str, Estimate],
+                    raters: dict | None, predicted_path: Path, manual_path: Path) -> dict:
+    """The content of ``metrics.json``: plain numbers at the top, CIs, methods and notes beside."""
+    payload: dict = {"n": results["n"]}
+    ci, methods, notes = {}, {}, {}
+    for key, estimate in results["scalars"].items():
+        payload[key] = _round(estimate.value)
+        ci[key] = [_round(estimate.low), _round(estimate.high)]
+        methods[key] = estimate.method
+        if estimate.note:
+            notes[key] = estimate.note
+    payload["endpoints"] = {}
+    for name, result in results["endpoints"].items():
+        entry = {stat: _round(result[stat].value) for stat in ("sensitivity", "specificity",
+                                                               "accuracy", "kappa")}
+        entry["ci95"] = {stat: [_round(result[stat].low), _round(result[stat].high)]
+                         for stat in ("sensitivity", "specificity", "accuracy", "kappa")}
+        entry["counts"] = result["counts"]
+        entry["notes"] = {stat: result[stat].note for stat in ("sensitivity", "specificity",
+                                                                "accuracy", "kappa") if result[stat].note}
+        payload["endpoints"][name] = entry
+    payload.update({
+        "ci95": ci, "methods": methods, "notes": notes,
+        "sd_differences": _round(results["sd_differences"]),
+        "confusion": {
+            "s_scale": {"labels": S_LABELS, "rows_manual_columns_predicted":
+                        results["confusion"]["s_scale"].tolist()},
+            "aa_iga": {"labels": IGA_LABELS, "rows_manual_columns_predicted":
+                       results["confusion"]["aa_iga"].tolist()},
+        },
+        "per_band_mae": {band: {"n": v["n"], "mae": _round(v["mae"])}
+                         for band, v in results["per_band_mae"].items()},
+        "per_view_mae": {view: {"n": int(joined.view_pairs[view][0].size), "mae": _round(e.value),
+                                "ci95": [_round(e.low), _round(e.high)]} for view, e in views.items()},
+        "raters": _raters_payload(raters),
+        "inputs": {"predicted": str(predicted_path), "manual": str(manual_path)},
+        "excluded": [{"patient": p, "visit": v, "reason": reason} for (p, v), reason in joined.excluded],
+        "only_predicted": [{"patient": p, "visit": v} for p, v in joined.only_predicted],
+        "only_manual": [{"patient": p, "visit": v} for p, v in joined.only_manual],
+        "settings": {"confidence": ag.CONFIDENCE, "bootstrap_resamples": ag.BOOTSTRAP_RESAMPLES,
+                     "bootstrap_seed": ag.BOOTSTRAP_SEED},
+    })
+    return payload
+
+
+def _raters_payload(raters: dict | None) -> dict | None:
+    if raters is None:
+        return None
+
+    def convert(value):
+        if isinstance(value, Estimate):
+            return {"value": _round(value.value), "ci95": [_round(value.low), _round(value.high)],
+                    **({"note": value.note} if value.note else {})}
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        return value
+
+    return convert(raters)
+
+
+def metrics_rows(payload: dict, results: dict, views: dict[str, Estimate], raters: dict | None) -> list[dict]:
+    """One CSV row per statistic: metric, value, ci_low, ci_high, n, method, note."""
+    rows = []
+
+    def add(metric: str, estimate: Estimate, n: int) -> None:
+        rows.append({"metric": metric, "value": estimate.value, "ci_low": estimate.low,
+                     "ci_high": estimate.high, "n": n, "method": estimate.method, "note": estimate.note})
+
+    for key, estimate in results["scalars"].items():
+        add(key, estimate, results["n"])
+    for name, result in results["endpoints"].items():
+        for stat in ("sensitivity", "specificity", "accuracy", "kappa"):
+            add(f"{name}.{stat}", result[stat], results["n"])
+    for view, estimate in views.items():
+        add(f"mae_{view}", estimate, payload["per_view_mae"][view]["n"])
+    if raters and "inter_rater" in raters:
+        n = raters["n_complete"]
+        add("raters.icc1", raters["inter_rater"]["icc1"], n)
+        add("raters.icc_a1", raters["inter_rater"]["icc_a1"], n)
+        add("raters.icc_c1", raters["inter_rater"]["icc_c1"], n)
+        add("raters_plus_model.icc_a1", raters["raters_plus_model_icc_a1"], n)
+        add("model_vs_raters_mean.mae", raters["model_vs_raters_mean"]["mae"], n)
+        add("model_vs_raters_mean.icc_a1", raters["model_vs_raters_mean"]["icc_a1"], n)
+        for rater, entry in raters["each_rater"].items():
+            add(f"rater_{rater}_vs_others_mean.mae", entry["mae_vs_others_mean"], n)
+            add(f"rater_{rater}_vs_others_mean.icc_a1", entry["icc_a1_vs_others_mean"], n)
+    return rows
+
+
+def make_plots(out: Path, joined: Joined, results: dict) -> dict[str, bytes]:
+    """Scatter with identity line, Bland-Altman, error per view and per band (PNG bytes)."""
+    predicted, manual = joined.predicted, joined.manual
+    plots = {}
+    figure, axis = plt.subplots(figsize=(5.2, 5))
+    axis.plot([0, 100], [0, 100], color="0.3", lw=1, label="identity")
+    for threshold in (20, 10):
+        axis.axhline(threshold, color="tab:green", lw=0.6, ls=":")
+        axis.axvline(threshold, color="tab:green", lw=0.6, ls=":")
+    axis.scatter(manual, predicted, s=18, alpha=0.75, color="tab:blue", label="visits")
+    axis.set(xlim=(-2, 102), ylim=(-2, 102), xlabel="manual SALT", ylabel="predicted SALT",
+             title=f"Predicted vs manual SALT (n = {manual.size})")
+    axis.legend(loc="upper left", fontsize=8)
+    plots["scatter"] = save_figure(figure, out / "scatter.png")
+
+    figure, axis = plt.subplots(figsize=(6, 4.2))
+    mean, difference = (predicted + manual) / 2, predicted - manual
+    axis.scatter(mean, difference, s=18, alpha=0.75)
+    scalars = results["scalars"]
+    for key, style in (("bias", "-"), ("loa_lower", "--"), ("loa_upper", "--")):
+        value = scalars[key].value
+        if value is not None:
+            axis.axhline(value, color="tab:red", ls=style, lw=1)
+            axis.annotate(f"{key} {value:.2f}", (100, value), fontsize=8, ha="right", va="bottom")
+    axis.axhline(0, color="0.5", lw=0.6)
+    axis.set(xlim=(-2, 102), xlabel="mean of predicted and manual SALT",
+             ylabel="predicted - manual (SALT points)", title="Bland-Altman plot")
+    plots["bland_altman"] = save_figure(figure, out / "bland_altman.png")
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+    views = [view for view in VIEWS if view in joined.view_pairs]
+    if views:
+        left.boxplot([np.abs(np.subtract(*joined.view_pairs[v])) for v in views], tick_labels=views)
+        left.set(ylabel="absolute error (percent of area)", title="Error per view")
+    else:
+        left.text(0.5, 0.5, "no manual per-view scores", ha="center", va="center",
+                  transform=left.transAxes)
+        left.set(title="Error per view", xticks=[], yticks=[])
+    bands = list(results["per_band_mae"])
+    codes = np.array([s_code(v) for v in manual])
+    right.boxplot([np.abs(predicted - manual)[codes == S_LABELS.index(b)] for b in bands],
+                  tick_labels=bands)
+    right.set(ylabel="absolute SALT error", xlabel="manual S-scale band", title="Error per band")
+    figure.tight_layout()
+    plots["errors"] = save_figure(figure, out / "errors_per_view_and_band.png")
+    return plots
+
+
+def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estimate],
+               raters: dict | None, plots: dict[str, bytes], predicted_path: Path,
+               manual_path: Path) -> None:
+    n = results["n"]
+    report = HtmlReport("Agreement of automated SALT scores with manual scoring")
+    report.paragraph(f"Predicted: {predicted_path}. Manual: {manual_path}.", "small")
+    report.heading("Methods")
+    rater_text = (f" Manual scores came from {len(joined.raters)} raters "
+                  f"({', '.join(joined.raters)}); the reference for each visit is the raters' mean."
+                  if joined.raters else "")
+    report.paragraph(
+        f"Predicted and manual SALT scores were paired by patient and visit. {n} visits were "
+        f"scored by both; {len(joined.excluded)} predicted visits were not scored (status error "
+        f"or missing SALT) and were excluded; {len(joined.only_predicted)} visits appear only in "
+        f"the predicted table and {len(joined.only_manual)} only in the manual table." + rater_text)
+    report.paragraph(
+        "Agreement was assessed with the mean absolute error (MAE), root mean square error "
+        "(RMSE), bias (mean of predicted minus manual) and Bland-Altman 95% limits of agreement "
+        "(bias +- 1.96 SD of the differences); the intraclass correlation for absolute agreement "
+        "ICC(2,1) = ICC(A,1) and for consistency ICC(3,1) = ICC(C,1) (Shrout & Fleiss 1979; "
+        "McGraw & Wong 1996) from a two-way table of visits by the two methods; Pearson's r; "
+        "Spearman's rho; Lin's concordance correlation coefficient (CCC); and the quadratic-"
+        "weighted kappa on the S-scale (S0 = 0, S1 = 1-24, S2 = 25-49, S3 = 50-74, S4 = 75-99, "
+        "S5 = 100) and on AA-IGA grades (0 = 0, 1 = 1-20, 2 = 21-49, 3 = 50-94, 4 = 95-100), SALT "
+        "rounded to a whole percent before banding. For the endpoints SALT <= 20 and SALT <= 10 "
+        "the manual decision was the reference: sensitivity, specificity, accuracy and Cohen's "
+        "kappa.")
+    report.paragraph(
+        "95% confidence intervals: bias from the t distribution; MAE, RMSE and the kappas by "
+        f"{ag.BOOTSTRAP_METHOD}; limits of agreement per Bland & Altman (1999); ICCs from the F "
+        "distribution (McGraw & Wong 1996); Pearson r on Fisher's z; Spearman rho on Fisher's "
+        "z with the Bonett-Wright standard error; CCC on Fisher's z with Lin's (1989) variance; "
+        "proportions by the Wilson score interval. A statistic that cannot be computed from the "
+        "data (too few visits, no variance) is reported as n/a with the reason.")
+    report.heading("Results")
+    report.paragraph(f"Table 1. Agreement of predicted with manual SALT (n = {n} visits).")
+    report.table(["Statistic", "Estimate", "95% CI", "Note"],
+                 [[STATISTICS[key], e.value, _ci_text(e), e.note]
+                  for key, e in results["scalars"].items()])
+    report.paragraph("Table 2. Trial endpoints, manual decision as reference.")
+    rows = []
+    for name, result in results["endpoints"].items():
+        counts = result["counts"]
+        for stat in ("sensitivity", "specificity", "accuracy", "kappa"):
+            e = result[stat]
+            rows.append([f"{ENDPOINTS[name]}: {stat}", e.value, _ci_text(e), e.note or
+                         f"TP {counts['tp']}, FN {counts['fn']}, FP {counts['fp']}, TN {counts['tn']}"])
+    report.table(["Endpoint", "Estimate", "95% CI", "Counts / note"], rows)
+    for name, labels, title in (("s_scale", S_LABELS, "S-scale"), ("aa_iga", IGA_LABELS, "AA-IGA")):
+        matrix = results["confusion"][name]
+        report.paragraph(f"Confusion matrix of {title} bands (rows manual, columns predicted).")
+        report.table(["manual \\ predicted", *labels],
+                     [[label, *map(int, matrix[i])] for i, label in enumerate(labels)])
+    report.paragraph("Mean absolute error by manual S-scale band and by view.")
+    report.table(["Band", "n", "MAE"], [[band, v["n"], v["mae"]] for band, v in
+                                        results["per_band_mae"].items()])
+    if views:
+        report.table(["View", "n", "MAE (percent of area)", "95% CI"],
+                     [[view, int(joined.view_pairs[view][0].size), e.value, _ci_text(e)]
+                      for view, e in views.items()])
+    else:
+        report.paragraph("The manual table has no per-view scores, so per-view error is not reported.")
+    if raters is not None:
+        _rater_section(report, raters)
+    report.image(plots["scatter"], "Figure 1. Predicted vs manual SALT; the diagonal is perfect "
+                 "agreement, dotted lines mark SALT 10 and 20.", width=480)
+    report.image(plots["bland_altman"], "Figure 2. Bland-Altman plot: difference against mean, "
+                 "with bias and 95% limits of agreement.", width=560)
+    report.image(plots["errors"], "Figure 3. Absolute error per view (where manual per-view "
+                 "scores exist) and per manual S-scale band.", width=820)
+    if joined.excluded or joined.only_predicted or joined.only_manual:
+        report.heading("Visits not compared")
+        report.bullets([f"{p}/{v}: excluded, {reason}" for (p, v), reason in joined.excluded]
+                       + [f"{p}/{v}: only in the predicted table" for p, v in joined.only_predicted]
+                       + [f"{p}/{v}: only in the manual table" for p, v in joined.only_manual])
+    report.write(out / "report.html")
+
+
+def _ci_text(estimate: Estimate) -> str:
+    if estimate.low is None:
+        return ""
+    return f"{estimate.low:.2f} to {estimate.high:.2f}"
+
+
+def _rater_section(report: HtmlReport, raters: dict) -> None:
+    report.heading("Model and raters", 3)
+    if "inter_rater" not in raters:
+        report.paragraph(raters["note"], "note")
+        return
+    report.paragraph(raters["answer"])
+    inter = raters["inter_rater"]
+    rows = [["Inter-rater ICC(1,1)", inter["icc1"].value, _ci_text(inter["icc1"])],
+            ["Inter-rater ICC(2,1)", inter["icc_a1"].value, _ci_text(inter["icc_a1"])],
+            ["Inter-rater ICC(3,1)", inter["icc_c1"].value, _ci_text(inter["icc_c1"])],
+            ["ICC(2,1) with the model as one more rater", raters["raters_plus_model_icc_a1"].value,
+             _ci_text(raters["raters_plus_model_icc_a1"])],
+            ["Model vs raters' mean: MAE", raters["model_vs_raters_mean"]["mae"].value,
+             _ci_text(raters["model_vs_raters_mean"]["mae"])],
+            ["Model vs raters' mean: ICC(2,1)", raters["model_vs_raters_mean"]["icc_a1"].value,
+             _ci_text(raters["model_vs_raters_mean"]["icc_a1"])]]
+    for rater, entry in raters["each_rater"].items():
+        rows.append([f"Rater {rater} vs the others' mean: MAE", entry["mae_vs_others_mean"].value,
+                     _ci_text(entry["mae_vs_others_mean"])])
+        rows.append([f"Rater {rater} vs the others' mean: ICC(2,1)",
+                     entry["icc_a1_vs_others_mean"].value, _ci_text(entry["icc_a1_vs_others_mean"])])
+    report.paragraph(f"Table 3. Raters and model on the {raters['n_complete']} visits scored by "
+                     "every rater.")
+    report.table(["Comparison", "Estimate", "95% CI"], rows)
+
+
+def evaluate(predicted_path: str | Path, manual_path: str | Path, out: str | Path) -> dict:
+    """Run the whole evaluation; returns the ``metrics.json`` payload."""
+    predicted_path, manual_path, out = Path(predicted_path), Path(manual_path), Path(out)
+    predicted = load_scores(predicted_path, predicted=True)
+    manual = load_scores(manual_path)
+    joined = join_scores(predicted, manual)
+    if not joined.keys:
+        raise TableError(f"{predicted_path} and {manual_path} share no (patient, visit): check "
+                         "that ids are written the same way in both (e.g. '007' vs '7')")
+    results = agreement_statistics(joined.predicted, joined.manual)
+    views = per_view_statistics(joined)
+    raters = rater_statistics(joined)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = metrics_payload(joined, results, views, raters, predicted_path, manual_path)
+    write_json_atomic(out / "metrics.json", payload)
+    write_csv_atomic(out / "metrics.csv", metrics_rows(payload, results, views, raters),
+                     ["metric", "value", "ci_low", "ci_high", "n", "method", "note"])
+    plots = make_plots(out, joined, results)
+    write_html(out, joined, results, views, raters, plots, predicted_path, manual_path)
+    return payload
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pred", required=True, type=Path, help="predicted scores CSV")
+    parser.add_argument("--manual", required=True, type=Path,
+                        help="manual scores CSV (patient, visit, salt; optional views, rater)")
+    parser.add_argument("--out", required=True, type=Path, help="report folder (created)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        payload = evaluate(args.pred, args.manual, args.out)
+    except InputError as error:
+        print(f"autosalt evaluate: error: {error}", file=sys.stderr)
+        return 2
+    for label, key in (("n", "n"), ("MAE", "mae"), ("bias", "bias"), ("ICC(A,1)", "icc_a1"),
+                       ("CCC", "ccc"), ("kappa S-scale", "kappa_s_scale")):
+        value = payload[key]
+        print(f"{label:>14}: {'n/a' if value is None else value}")
+    print(f"excluded {len(payload['excluded'])}, only predicted {len(payload['only_predicted'])}, "
+          f"only manual {len(payload['only_manual'])}")
+    print(f"report: {args.out / 'report.html'}")
+    return 0

@@ -1,0 +1,217 @@
+"""Reading, checking and joining score tables (data contract section 4).
+
+Every problem a user can fix raises :class:`TableError` (an ``InputError`` and a
+``ValueError``, so the CLI prints it) naming the file, the line and what to do. Tables are
+read, never written. Ids stay strings (``007`` stays ``007``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autosalt.contract import MANUAL_REQUIRED, STATUS_ERROR, VIEWS, VISITS_REQUIRED
+from autosalt.fileio import InputError, read_csv_rows
+
+Key = tuple[str, str]  # (patient, visit)
+
+
+class TableError(InputError, ValueError):
+    """A score or visits table cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    patient: str
+    visit: str
+    salt: float
+    views: dict[str, float]  # only the views with a value
+    rater: str = ""
+    status: str = ""
+    line: int = 0
+
+    @property
+    def key(self) -> Key:
+        return (self.patient, self.visit)
+
+
+@dataclass
+class ScoreTable:
+    path: Path
+    rows: list[ScoreRow]
+    has_rater: bool = False
+    excluded: list[tuple[Key, str]] = field(default_factory=list)  # rows not scored, with reason
+
+
+def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        rows = read_csv_rows(path, required)
+    except InputError as error:
+        raise TableError(str(error)) from None
+    if not rows:
+        raise TableError(f"{path}: table has a header but no rows")
+    return rows
+
+
+def _percent(path: Path, line: int, column: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise TableError(f"{path}: line {line}: {column} {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0 or value > 100:
+        raise TableError(f"{path}: line {line}: {column} {text!r} is outside 0..100 "
+                         "(SALT and view values are percents of scalp)")
+    return value
+
+
+def _ids(path: Path, line: int, row: dict[str, str]) -> tuple[str, str]:
+    patient, visit = row.get("patient", ""), row.get("visit", "")
+    if not patient or not visit:
+        raise TableError(f"{path}: line {line}: empty patient or visit id")
+    return patient, visit
+
+
+def load_scores(path: str | Path, predicted: bool = False) -> ScoreTable:
+    """Read a manual or predicted scores table (columns patient, visit, salt + optional).
+
+    Predicted rows with an empty SALT (``status`` ``error``, or a visit scored without all
+    views) are excluded and listed with their reason; in a manual table an empty SALT is
+    an error. Keys must be unique: (patient, visit), or (patient, visit, rater) when the
+    table has a ``rater`` column.
+    """
+    path = Path(path)
+    raw = _read(path, MANUAL_REQUIRED)
+    has_rater = "rater" in raw[0]
+    rows, excluded = [], []
+    for index, row in enumerate(raw):
+        line = index + 2  # line 1 is the header
+        patient, visit = _ids(path, line, row)
+        status = row.get("status", "").lower()
+        if not row["salt"]:
+            if predicted:
+                reason = row.get("flags") or row.get("errors") or status or "no SALT"
+                excluded.append(((patient, visit), f"{status or 'no SALT'} ({reason})"))
+                continue
+            raise TableError(f"{path}: line {line}: empty salt for {patient}/{visit}")
+        if predicted and status == STATUS_ERROR:
+            excluded.append(((patient, visit), "status error"))
+            continue
+        salt = _percent(path, line, "salt", row["salt"])
+        views = {view: _percent(path, line, view, row[view]) for view in VIEWS if row.get(view)}
+        rater = row.get("rater", "")
+        if has_rater and not rater:
+            raise TableError(f"{path}: line {line}: empty rater for {patient}/{visit}")
+        rows.append(ScoreRow(patient, visit, salt, views, rater, status, line))
+    _reject_duplicates(path, [(r.patient, r.visit, r.rater) for r in rows], has_rater)
+    if not rows:
+        raise TableError(f"{path}: no scored rows ({len(excluded)} excluded, e.g. "
+                         f"{[reason for _, reason in excluded[:3]]})")
+    return ScoreTable(path, rows, has_rater, excluded)
+
+
+def _reject_duplicates(path: Path, keys: list[tuple[str, ...]], has_rater: bool) -> None:
+    duplicates = [key for key, count in Counter(keys).items() if count > 1]
+    if duplicates:
+        shown = ", ".join("/".join(part for part in key if part) for key in duplicates[:5])
+        hint = ("each rater may score a visit once" if has_rater else
+                "one row per patient visit; add a 'rater' column if several raters scored it")
+        raise TableError(f"{path}: {len(duplicates)} duplicate keys ({shown}); {hint}")
+
+
+@dataclass
+class Joined:
+    """Predicted and manual SALT paired on (patient, visit)."""
+
+    keys: list[Key]
+    predicted: np.ndarray  # (n,) SALT
+    manual: np.ndarray  # (n,) SALT; the raters' mean where several raters scored a visit
+    raters: list[str]  # [] without a rater column
+    manual_by_rater: dict[str, dict[Key, float]]
+    view_pairs: dict[str, tuple[np.ndarray, np.ndarray]]  # view -> (predicted, manual)
+    only_predicted: list[Key]
+    only_manual: list[Key]
+    excluded: list[tuple[Key, str]]  # predicted rows not scored, with reason
+
+
+def join_scores(predicted: ScoreTable, manual: ScoreTable) -> Joined:
+    """Pair the tables on (patient, visit); rows found in only one table are listed."""
+    predicted_by_key = {row.key: row for row in predicted.rows}
+    manual_by_key: dict[Key, list[ScoreRow]] = {}
+    for row in manual.rows:
+        manual_by_key.setdefault(row.key, []).append(row)
+    keys = sorted(set(predicted_by_key) & set(manual_by_key))
+    excluded_keys = {key for key, _ in predicted.excluded}
+    only_predicted = sorted(set(predicted_by_key) - set(manual_by_key))
+    only_manual = sorted(key for key in set(manual_by_key) - set(predicted_by_key)
+                         if key not in excluded_keys)
+    raters = sorted({row.rater for row in manual.rows}) if manual.has_rater else []
+    by_rater: dict[str, dict[Key, float]] = {rater: {} for rater in raters}
+    for row in manual.rows:
+        if manual.has_rater:
+            by_rater[row.rater][row.key] = row.salt
+    view_pairs = {}
+    for view in VIEWS:
+        pairs = []
+        for key in keys:
+            values = [row.views[view] for row in manual_by_key[key] if view in row.views]
+            if values and view in predicted_by_key[key].views:
+                pairs.append((predicted_by_key[key].views[view], float(np.mean(values))))
+        if pairs:
+            view_pairs[view] = (np.array([p for p, _ in pairs]), np.array([m for _, m in pairs]))
+    return Joined(
+        keys=keys,
+        predicted=np.array([predicted_by_key[key].salt for key in keys], dtype=float),
+        manual=np.array([np.mean([row.salt for row in manual_by_key[key]]) for key in keys],
+                        dtype=float),
+        raters=raters, manual_by_rater=by_rater, view_pairs=view_pairs,
+        only_predicted=only_predicted, only_manual=only_manual,
+        excluded=list(predicted.excluded))
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    patient: str
+    visit: str
+    week: float
+    dose_mg: float | None = None
+    date: str = ""
+    note: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (self.patient, self.visit)
+
+
+def load_visits(path: str | Path) -> list[VisitRow]:
+    """Read a visits metadata table (patient, visit, week + optional date, dose_mg, note)."""
+    path = Path(path)
+    raw = _read(path, VISITS_REQUIRED)
+    visits = []
+    for index, row in enumerate(raw):
+        line = index + 2
+        patient, visit = _ids(path, line, row)
+        week = _number(path, line, "week", row["week"])
+        if week is None:
+            raise TableError(f"{path}: line {line}: empty week for {patient}/{visit}")
+        dose = _number(path, line, "dose_mg", row.get("dose_mg", ""))
+        if dose is not None and dose < 0:
+            raise TableError(f"{path}: line {line}: dose_mg {dose} is negative")
+        visits.append(VisitRow(patient, visit, week, dose, row.get("date", ""), row.get("note", "")))
+    _reject_duplicates(path, [(v.patient, v.visit) for v in visits], False)
+    return visits
+
+
+def _number(path: Path, line: int, column: str, text: str) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise TableError(f"{path}: line {line}: {column} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise TableError(f"{path}: line {line}: {column} {text!r} is not a finite number")
+    return value
