@@ -21,6 +21,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("autosalt.synth.cli", "make a synthetic labeled dataset with exact SALT truth"),
     "score-masks": ("autosalt.postprocess.score_masks",
                     "score a labeled-data folder's masks into a SALT table"),
+    "train": ("autosalt.training.train", "train or fine-tune the segmentation model"),
+    "evaluate": ("autosalt.evaluation.evaluate", "agreement of predicted with manual SALT, with a report"),
+    "evaluate-masks": ("autosalt.evaluation.masks", "segmentation metrics of a mask folder vs a reference"),
+    "report": ("autosalt.evaluation.report", "longitudinal patient and cohort report from scores"),
 }
 
 
