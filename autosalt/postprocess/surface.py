@@ -1,0 +1,341 @@
+"""The ``surface`` method: each view's percent measured on the head's surface (contract 1).
+
+For every photo:
+
+1. fit an ellipse to the scalp silhouette (scalp pixels next to background or ignore);
+2. decide which way the head faces in the picture: profile photos may be mirrored, so the
+   face side is found from where the non-scalp skin (class 1) lies against the scalp; top
+   photos may be turned any way, so the front is where the forehead skin is;
+3. map the image affinely onto the silhouette of a canonical head ellipsoid seen from the
+   view's nominal direction, and cast an orthographic ray per scalp pixel: a head-frame
+   point, its normal, and the scalp surface the pixel covers (cm^2, growing as 1/cos of the
+   angle between normal and view near the silhouette);
+4. give each point to its SALT area by the contract's boundaries (computed on the canonical
+   head), whichever photo it came from.
+
+Points seen by several photos are blended, not double counted: a point's weight in photo v is
+cos(normal, v)^2 over the sum of the same over all photos, so across photos it adds to one.
+
+When a photo cannot be fitted (scalp too small, head cut by the frame, a silhouette that is
+no ellipse, large holes), its view falls back to the ``pixel`` value and the reason is
+flagged; its pixels then feed no other area.
+
+Everything is pure numpy; inputs are never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from autosalt.contract import CLASS_BACKGROUND, CLASS_IGNORE, CLASS_SKIN, VIEWS
+from autosalt.postprocess.geometry import (CANONICAL_SEMI_AXES, Ellipse, FitError, OrthoCamera,
+                                           canonical_boundaries, cast_rays, fit_ellipse,
+                                           silhouette_basis)
+from autosalt.postprocess.pixel import pixel_loss_fraction, pixel_view_percent, scalp_pixels
+from autosalt.postprocess.visit import VisitValues
+
+#: Assumed camera elevation (deg above the horizontal) of profile and back photos: clinic
+#: photos are usually taken from slightly above. Top photos are assumed straight down.
+PROFILE_ELEVATION_DEG = 8.0
+BACK_ELEVATION_DEG = 10.0
+#: Largest area weight, as 1/cos of this angle: the silhouette rim is unreliable.
+MAX_RIM_ANGLE_DEG = 87.0
+#: Exponent of cos(normal, view) in the blending of photos that see the same point.
+BLEND_POWER = 2.0
+
+# Fit-quality limits (fractions): beyond them the view falls back to the pixel method.
+MIN_SCALP_FRACTION = 0.005  # of the image
+MAX_FRAME_CUT = 0.2  # of the fitted ellipse's perimeter outside the image
+MAX_SILHOUETTE_RESIDUAL = 0.06  # median |normalised radius - 1| of silhouette points
+MIN_ARC_COVERAGE = 0.4  # of the directions around the ellipse centre holding silhouette points
+MAX_SCALP_OUTSIDE = 0.08  # of scalp pixels outside the fitted ellipse (normalised radius > 1.05)
+MAX_HOLES = 0.1  # of the pixels inside the ellipse that are background or ignore
+MIN_AXIS_RATIO = 0.45
+MIN_FACE_PIXELS = 30  # class-1 pixels needed to tell where the face is
+
+
+class PoorFit(ValueError):
+    """A photo's geometry cannot be trusted; the message says why."""
+
+
+def nominal_toward(view: str) -> np.ndarray:
+    """Unit vector (3,) from the head to the camera of a view, in the head frame."""
+    profile, back = np.radians(PROFILE_ELEVATION_DEG), np.radians(BACK_ELEVATION_DEG)
+    return {
+        "top": np.array([0.0, 0.0, 1.0]),
+        "left": np.array([np.cos(profile), 0.0, np.sin(profile)]),
+        "right": np.array([-np.cos(profile), 0.0, np.sin(profile)]),
+        "back": np.array([0.0, -np.cos(back), np.sin(back)]),
+    }[view]
+
+
+def view_camera(view: str) -> OrthoCamera:
+    """The nominal camera: profiles and back with the head upright, top with the nose up."""
+    up = np.array([0.0, 1.0, 0.0]) if view == "top" else np.array([0.0, 0.0, 1.0])
+    return OrthoCamera.looking_from(nominal_toward(view), up)
+
+
+@dataclass(frozen=True)
+class SurfaceSamples:
+    """Scalp pixels of one photo on the head: points (N, 3) cm, normals (N, 3), surface
+    areas (N,) cm^2, loss fractions (N,), and the photo's camera."""
+
+    points: np.ndarray
+    normals: np.ndarray
+    areas: np.ndarray
+    loss: np.ndarray
+    camera: OrthoCamera
+    weight: float = 1.0  # < 1 when the orientation is unknown and both guesses are kept
+
+
+def _silhouette_points(mask: np.ndarray) -> np.ndarray:
+    """(N, 2) pixel centres (x, y) of scalp pixels with a 4-neighbour that is background or
+    ignore; pixels on the image border do not count (the frame is not the head's outline)."""
+    scalp = scalp_pixels(mask)
+    outside = (mask == CLASS_BACKGROUND) | (mask == CLASS_IGNORE)
+    edge = np.zeros_like(scalp)
+    inner = scalp[1:-1, 1:-1]
+    edge[1:-1, 1:-1] = inner & (outside[:-2, 1:-1] | outside[2:, 1:-1] | outside[1:-1, :-2]
+                                | outside[1:-1, 2:])
+    ys, xs = np.nonzero(edge)
+    return np.stack([xs + 0.5, ys + 0.5], axis=1)
+
+
+def _normalised(ellipse: Ellipse, xy: np.ndarray) -> np.ndarray:
+    """Coordinates (N, 2) in the ellipse's unit disk."""
+    return (xy - ellipse.centre) @ np.linalg.inv(ellipse.basis()).T
+
+
+def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
+               scalp_xy: np.ndarray) -> None:
+    """Raise PoorFit when the ellipse does not describe the head in this photo."""
+    height, width = mask.shape
+    major, minor = ellipse.semi_axes
+    if minor / major < MIN_AXIS_RATIO:
+        raise PoorFit(f"scalp silhouette too elongated for a head (axis ratio {minor / major:.2f})")
+    angles = np.linspace(0, 2 * np.pi, 180, endpoint=False)
+    perimeter = ellipse.centre + np.stack([np.cos(angles), np.sin(angles)], 1) @ ellipse.basis().T
+    cut = np.mean((perimeter[:, 0] < 0) | (perimeter[:, 0] > width) | (perimeter[:, 1] < 0)
+                  | (perimeter[:, 1] > height))
+    if cut > MAX_FRAME_CUT:
+        raise PoorFit(f"head cut by the frame ({100 * cut:.0f}% of its outline outside the photo)")
+    unit = _normalised(ellipse, silhouette)
+    residual = float(np.median(np.abs(np.linalg.norm(unit, axis=1) - 1.0)))
+    if residual > MAX_SILHOUETTE_RESIDUAL:
+        raise PoorFit(f"scalp outline is not elliptic (residual {residual:.2f})")
+    sectors = np.unique((np.arctan2(unit[:, 1], unit[:, 0]) // (np.pi / 18)).astype(int))
+    if len(sectors) / 36 < MIN_ARC_COVERAGE:
+        raise PoorFit(f"scalp outline seen over only {10 * len(sectors)} deg of the head")
+    outside = np.mean(np.linalg.norm(_normalised(ellipse, scalp_xy), axis=1) > 1.05)
+    if outside > MAX_SCALP_OUTSIDE:
+        raise PoorFit(f"{100 * outside:.0f}% of the scalp lies outside the fitted head outline")
+    # Holes: background or ignore pixels well inside the head (occluders, unlabelled parts).
+    x0, y0 = np.floor(ellipse.centre - major).astype(int)
+    x1, y1 = np.ceil(ellipse.centre + major).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    xy = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)
+    inside = np.linalg.norm(_normalised(ellipse, xy), axis=1) < 0.9
+    labels = mask[y0:y1, x0:x1].ravel()[inside]
+    holes = np.mean((labels == CLASS_BACKGROUND) | (labels == CLASS_IGNORE)) if labels.size else 1.0
+    if holes > MAX_HOLES:
+        raise PoorFit(f"{100 * holes:.0f}% of the head is hidden or unlabelled")
+
+
+def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.ndarray
+                    ) -> np.ndarray | None:
+    """Image direction (2,) from the head centre towards the face, or None without a cue.
+
+    Class-1 skin near the head (face, forehead, ears) against the scalp: the face pulls it
+    forward; ears sit near the middle and cancel out between the two sides.
+    """
+    ys, xs = np.nonzero(mask == CLASS_SKIN)
+    skin_xy = np.stack([xs + 0.5, ys + 0.5], 1)
+    near = np.linalg.norm(_normalised(ellipse, skin_xy), axis=1) < 1.15
+    if near.sum() < MIN_FACE_PIXELS:
+        return None
+    skin_xy = skin_xy[near]
+    if view == "top":
+        cue = skin_xy.mean(0) - ellipse.centre
+        major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
+        if ellipse.semi_axes[1] / ellipse.semi_axes[0] < 0.93:  # elongated: front-back is the major axis
+            return major * np.sign(cue @ major) if abs(cue @ major) > 1e-9 else None
+    else:
+        cue = skin_xy.mean(0) - scalp_xy.mean(0)
+        cue = np.array([cue[0], 0.0])  # profiles: the face is to one side
+    size = ellipse.semi_axes[0]
+    if np.linalg.norm(cue) < 0.03 * size:
+        return None
+    return cue / np.linalg.norm(cue)
+
+
+def _rotation_to(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(2, 2) rotation taking the direction of ``source`` to that of ``target``."""
+    angle = np.arctan2(target[1], target[0]) - np.arctan2(source[1], source[0])
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def _radial_average_factor(radius: np.ndarray, half_pixel: float) -> np.ndarray:
+    """Mean of 1/sqrt(1 - r^2) over a pixel's radial extent, divided by its centre value.
+
+    A sphere's area factor 1/cos grows without bound at the rim; averaging it over the pixel
+    (exactly, for a sphere) makes the weights integrate to the visible surface area.
+    """
+    r0 = np.clip(radius - half_pixel, 0.0, 1.0)
+    r1 = np.clip(radius + half_pixel, 0.0, 1.0)
+    mean = (np.sqrt(1 - r0 ** 2) - np.sqrt(1 - r1 ** 2)) / np.maximum((r1 ** 2 - r0 ** 2) / 2, 1e-12)
+    return mean * np.sqrt(np.maximum(1 - radius ** 2, 1e-12))
+
+
+def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
+                     ) -> tuple[list[SurfaceSamples], list[str]]:
+    """A photo's scalp pixels on the canonical head (one sample set, or two half-weight sets
+    when the face side cannot be told), plus notes for a human. Raises PoorFit.
+
+    Args:
+        view: contract view name.
+        mask: (H, W) uint8 class ids. loss_map: (H, W) float in [0, 1] or None.
+    """
+    height, width = mask.shape
+    scalp = scalp_pixels(mask)
+    if scalp.sum() < max(MIN_SCALP_FRACTION * mask.size, 50):
+        raise PoorFit(f"scalp too small ({100 * scalp.sum() / mask.size:.2f}% of the photo)")
+    ys, xs = np.nonzero(scalp)
+    scalp_xy = np.stack([xs + 0.5, ys + 0.5], axis=1)
+    loss = pixel_loss_fraction(mask, loss_map)[ys, xs].astype(np.float64)
+    silhouette = _silhouette_points(mask)
+    try:
+        ellipse = fit_ellipse(silhouette)
+    except FitError as error:
+        raise PoorFit(str(error)) from error
+    _check_fit(ellipse, silhouette, mask, scalp_xy)
+
+    notes: list[str] = []
+    face = _face_direction(view, ellipse, mask, scalp_xy)
+    camera = view_camera(view)
+    semi = CANONICAL_SEMI_AXES
+    model_basis = silhouette_basis(camera, semi)
+    image_basis = ellipse.basis()
+    if view == "top":
+        # Nose shown up in the model image; both ways round along the head's long axis if unknown.
+        model_ref = np.array([0.0, -1.0])
+        if face is None:
+            notes.append("front of the head not found (no forehead skin): both ways averaged")
+            major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
+            guesses = [(major, 1.0), (-major, 1.0)]
+        else:
+            guesses = [(face, 1.0)]
+        mirror_guesses = [False]
+    else:
+        model_ref = np.array([0.0, -1.0])  # head up = image up
+        guesses = [(np.array([0.0, -1.0]), 1.0)]
+        # The model's face side: +right is the nose for a left profile.
+        expected = np.sign(camera.right[1]) if view != "back" else 0.0
+        if view == "back":
+            mirror_guesses = [False]  # symmetric: mirroring only swaps the two rear edges
+        elif face is None:
+            notes.append("face side not found: both mirrorings averaged")
+            mirror_guesses = [False, True]
+        else:
+            mirror_guesses = [bool(np.sign(face[0]) != expected)]
+    hypotheses = [(ref, mirrored) for ref, _ in guesses for mirrored in mirror_guesses]
+    samples = []
+    for image_ref, mirrored in hypotheses:
+        flip = np.diag([-1.0, 1.0]) if mirrored else np.eye(2)
+        # Mirroring x about the ellipse centre; the reference direction is mirrored with it.
+        basis = flip @ image_basis
+        ref = flip @ image_ref
+        inverse = np.linalg.inv(basis)
+        rotation = _rotation_to(inverse @ ref, np.linalg.inv(model_basis) @ model_ref)
+        to_unit = rotation @ inverse  # image px (relative to centre) -> unit disk of the model
+        unit = (scalp_xy - ellipse.centre) @ to_unit.T
+        radius = np.linalg.norm(unit, axis=1)
+        unit *= (np.minimum(radius, 0.999) / np.maximum(radius, 1e-12))[:, None]
+        radius = np.minimum(radius, 0.999)
+        points, normals = cast_rays(camera, semi, unit @ model_basis.T)
+        cosine = np.clip(normals @ camera.toward, np.cos(np.radians(MAX_RIM_ANGLE_DEG)), 1.0)
+        cm2_per_px = abs(np.linalg.det(model_basis @ to_unit))
+        half_pixel = 0.5 / ellipse.semi_axes[1]
+        area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel)
+        area = np.minimum(area, cm2_per_px / np.cos(np.radians(MAX_RIM_ANGLE_DEG)))
+        samples.append(SurfaceSamples(points, normals, area, loss, camera,
+                                      1.0 / len(hypotheses)))
+    del height, width
+    return samples, notes
+
+
+def _blend_weights(normals: np.ndarray, own: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """Share (N,) of each point that this photo contributes, given all photos' directions."""
+    own_visibility = np.clip(normals @ own, 0.0, None) ** BLEND_POWER + 1e-6
+    total = own_visibility.copy()
+    for direction in others:
+        total += np.clip(normals @ direction, 0.0, None) ** BLEND_POWER + 1e-6
+    return own_visibility / total
+
+
+def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarray | None],
+                   names: Mapping[str, str]) -> VisitValues:
+    """Per-view percents on the head surface (see the module docstring).
+
+    Args:
+        masks: view -> (H, W) uint8 class ids (contract section 3); any subset of the views.
+        losses: view -> (H, W) float loss fraction in [0, 1], or None (class 3 = full loss).
+        names: view -> a name for messages (usually the mask file).
+    Returns:
+        VisitValues with a percent (0..100) for every view given that has scalp; errors for
+        views with none; flags for views that fell back to the pixel method and why.
+    """
+    result = VisitValues()
+    boundaries = canonical_boundaries()
+    reconstructed: dict[str, list[SurfaceSamples]] = {}
+    fallback: dict[str, float] = {}
+    for view, mask in masks.items():
+        label = names.get(view, view)
+        loss_map = losses.get(view)
+        try:
+            if loss_map is not None and loss_map.shape != mask.shape:
+                raise ValueError(f"loss map shape {loss_map.shape} differs from mask {mask.shape}")
+            pixel_value = pixel_view_percent(mask, loss_map)
+        except ValueError as error:
+            result.errors.append(f"{label}: {error}")
+            continue
+        if view not in VIEWS:
+            result.errors.append(f"{label}: unknown view {view!r}")
+            continue
+        try:
+            samples, notes = reconstruct_view(view, mask, loss_map)
+        except PoorFit as reason:
+            result.flags.append(f"{label}: surface fit poor ({reason}); pixel value used")
+            fallback[view] = pixel_value
+            continue
+        result.flags.extend(f"{label}: {note}" for note in notes)
+        reconstructed[view] = samples
+
+    loss_sum = np.zeros(len(VIEWS))
+    area_sum = np.zeros(len(VIEWS))
+    directions = {view: sets[0].camera.toward for view, sets in reconstructed.items()}
+    semi = CANONICAL_SEMI_AXES
+    for view, sets in reconstructed.items():
+        others = [direction for other, direction in directions.items() if other != view]
+        for samples in sets:
+            share = _blend_weights(samples.normals, samples.camera.toward, others)
+            weight = samples.weight * share * samples.areas
+            index = boundaries.area_index(samples.points, semi)
+            loss_sum += np.bincount(index, weight * samples.loss, minlength=len(VIEWS))
+            area_sum += np.bincount(index, weight, minlength=len(VIEWS))
+    for view in masks:
+        if view in fallback:
+            result.values[view] = fallback[view]
+        elif view in reconstructed:
+            index = VIEWS.index(view)
+            if area_sum[index] > 0:
+                result.values[view] = float(100.0 * loss_sum[index] / area_sum[index])
+            else:
+                result.flags.append(f"{names.get(view, view)}: no scalp of the {view} area seen; "
+                                    "pixel value used")
+                result.values[view] = pixel_view_percent(masks[view], losses.get(view))
+    return result
