@@ -1,0 +1,154 @@
+"""``autosalt evaluate`` and ``autosalt evaluate-masks`` end to end on tiny tables and masks."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autosalt.cli import main
+from autosalt.evaluation.masks import evaluate_masks
+from autosalt.evaluation.tables import TableError, load_scores
+
+PREDICTED_HEADER = "patient,visit,salt,top,left,right,back,severity_s,aa_iga,status,flags\n"
+MANUAL_SALTS = [0.0, 5.0, 12.0, 18.0, 25.0, 33.0, 48.0, 55.0, 71.0, 90.0, 100.0, 8.0]
+PREDICTED_SALTS = [1.0, 7.0, 10.0, 22.0, 27.0, 30.0, 50.0, 52.0, 75.0, 88.0, 97.0, 9.0]
+
+
+def write_tables(folder, raters=False):
+    predicted, manual = folder / "pred.csv", folder / "manual.csv"
+    lines = [PREDICTED_HEADER]
+    for index, salt in enumerate(PREDICTED_SALTS):
+        lines.append(f"{index:03d},w0,{salt:.2f},{salt},{salt},{salt},{salt},,,ok,\n")
+    lines.append("099,w0,,,,,,,,error,back.jpg unreadable\n")
+    predicted.write_text("".join(lines))
+    header = "patient,visit,salt,top,left,right,back" + (",rater" if raters else "") + "\n"
+    rows = [header]
+    for index, salt in enumerate(MANUAL_SALTS):
+        for rater, offset in ((("A", 0.0), ("B", 2.0)) if raters else (("", 0.0),)):
+            value = min(100.0, salt + offset)
+            rows.append(f"{index:03d},w0,{value},{value},{value + 1 if value < 99 else value},"
+                        f"{value},{value}" + (f",{rater}" if raters else "") + "\n")
+    rows.append("200,w0,40,,,," + (",A" if raters else "") + "\n")
+    manual.write_text("".join(rows))
+    return predicted, manual
+
+
+def test_evaluate_writes_metrics_and_report(tmp_path):
+    predicted, manual = write_tables(tmp_path)
+    before = predicted.read_bytes(), manual.read_bytes()
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    assert (predicted.read_bytes(), manual.read_bytes()) == before
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("n", "mae", "rmse", "bias", "loa_lower", "loa_upper", "icc_a1", "icc_c1",
+                "pearson_r", "spearman_rho", "ccc", "kappa_s_scale", "kappa_aa_iga"):
+        assert key in metrics
+    assert metrics["n"] == 12
+    differences = np.subtract(PREDICTED_SALTS, MANUAL_SALTS)
+    assert metrics["mae"] == pytest.approx(np.abs(differences).mean(), abs=1e-4)
+    assert metrics["bias"] == pytest.approx(differences.mean(), abs=1e-4)
+    for endpoint in ("salt_le_20", "salt_le_10"):
+        assert set(metrics["endpoints"][endpoint]) >= {"sensitivity", "specificity", "accuracy", "kappa"}
+    # manual <= 20: 0, 5, 12, 18, 8 (5); predicted misses 18 (-> 22): sensitivity 4/5.
+    assert metrics["endpoints"]["salt_le_20"]["sensitivity"] == pytest.approx(0.8)
+    assert metrics["excluded"][0]["patient"] == "099"
+    assert metrics["only_manual"] == [{"patient": "200", "visit": "w0"}]
+    assert set(metrics["per_view_mae"]) == {"top", "left", "right", "back"}
+    assert metrics["raters"] is None
+    table = list(csv.DictReader((out / "metrics.csv").open()))
+    assert table[0]["metric"] == "mae" and table[0]["value"] == f"{np.abs(differences).mean():.2f}"
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "Methods" in html and "<script" not in html
+    for plot in ("scatter.png", "bland_altman.png", "errors_per_view_and_band.png"):
+        assert (out / plot).stat().st_size > 1000
+
+
+def test_evaluate_with_raters_answers_the_rater_question(tmp_path):
+    predicted, manual = write_tables(tmp_path, raters=True)
+    out = tmp_path / "r"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    raters = json.loads((out / "metrics.json").read_text())["raters"]
+    assert raters["raters"] == ["A", "B"] and raters["n_complete"] == 12
+    assert raters["inter_rater"]["icc_a1"]["value"] > 0.95
+    # Rater B is rater A + 2, capped at 100 (SALT 100 stays 100): 11 x 2 / 12.
+    assert raters["mean_pairwise_rater_mae"] == pytest.approx(22 / 12, abs=1e-6)
+    assert "disagrees with raters more" in raters["answer"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("patient,visit\n001,w0\n", "missing required columns"),
+    ("patient,visit,salt\n", "no rows"),
+    ("patient,visit,salt\n001,w0,abc\n", "line 2: salt 'abc' is not a number"),
+    ("patient,visit,salt\n001,w0,-1\n", "outside 0..100"),
+    ("patient,visit,salt\n001,w0,100.5\n", "outside 0..100"),
+    ("patient,visit,salt\n001,w0,10\n001,w0,12\n", "duplicate keys (001/w0)"),
+    ("patient,visit,salt,rater\n001,w0,10,A\n001,w0,12,A\n", "duplicate keys (001/w0/A)"),
+])
+def test_bad_manual_tables_are_refused_with_the_file_named(tmp_path, capsys, content, message):
+    predicted, _ = write_tables(tmp_path)
+    manual = tmp_path / "bad.csv"
+    manual.write_text(content)
+    with pytest.raises(TableError) as error:
+        load_scores(manual)
+    assert "bad.csv" in str(error.value) and message in str(error.value)
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_raters_make_repeated_keys_distinct(tmp_path):
+    table = tmp_path / "m.csv"
+    table.write_text("patient,visit,salt,rater\n007,w0,10,A\n007,w0,12,B\n")
+    rows = load_scores(table).rows
+    assert [(r.patient, r.rater) for r in rows] == [("007", "A"), ("007", "B")]
+
+
+def test_one_pair_reports_what_cannot_be_computed(tmp_path):
+    predicted, manual = tmp_path / "p.csv", tmp_path / "m.csv"
+    predicted.write_text(PREDICTED_HEADER + "001,w0,30,30,30,30,30,S2,2,ok,\n")
+    manual.write_text("patient,visit,salt\n001,w0,25\n")
+    out = tmp_path / "o"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 1 and metrics["mae"] == 5.0
+    assert metrics["pearson_r"] is None and "at least 3" in metrics["notes"]["pearson_r"]
+    assert metrics["icc_a1"] is None and "at least 2 targets" in metrics["notes"]["icc_a1"]
+    assert "NaN" not in (out / "metrics.json").read_text()
+
+
+def test_no_shared_keys_is_an_error(tmp_path, capsys):
+    predicted, manual = tmp_path / "p.csv", tmp_path / "m.csv"
+    predicted.write_text(PREDICTED_HEADER + "7,w0,30,30,30,30,30,S2,2,ok,\n")
+    manual.write_text("patient,visit,salt\n007,w0,25\n")
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "share no (patient, visit)" in capsys.readouterr().err
+
+
+def _write_mask(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+
+
+def test_evaluate_masks_iou_dice_and_loss_fraction(tmp_path, capsys):
+    reference = np.array([[0, 1, 2, 2], [2, 2, 3, 3], [3, 3, 255, 255]])
+    predicted = np.array([[0, 1, 2, 2], [2, 3, 3, 3], [3, 2, 0, 3]])
+    _write_mask(tmp_path / "gt" / "001" / "w0" / "top.png", reference)
+    _write_mask(tmp_path / "pred" / "001" / "w0" / "top.png", predicted)
+    _write_mask(tmp_path / "pred" / "001" / "w0" / "back.png", predicted)
+    result = evaluate_masks(tmp_path / "pred", tmp_path / "gt")
+    # loss (3): reference 4 pixels, predicted 4 on scored pixels, overlap 3 -> IoU 3/5, Dice 6/8.
+    assert result["iou"]["scalp_loss"] == pytest.approx(3 / 5)
+    assert result["dice"]["scalp_loss"] == pytest.approx(6 / 8)
+    assert result["iou"]["background"] == pytest.approx(1.0)
+    # loss fraction: reference 4/8 = 50%, predicted 4/8 = 50% -> error 0.
+    assert result["loss_fraction_mae"] == pytest.approx(0.0)
+    assert result["only_predicted"] == ["001/w0/back"]
+    assert main(["evaluate-masks", str(tmp_path / "pred"), str(tmp_path / "gt"),
+                 "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "mask_metrics.json").is_file()
+    assert main(["evaluate-masks", str(tmp_path / "pred"), str(tmp_path / "none")]) == 2
