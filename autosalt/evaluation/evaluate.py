@@ -317,7 +317,7 @@ def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estima
                   if joined.raters else "")
     report.paragraph(
         f"Predicted and manual SALT scores were paired by patient and visit. {n} visits were "
-        f"scored by both; {len(joined.excluded)} predicted visits were not scored (status error "
+        f"scored by both; {len(joined.excluded)} predicted visit(s) were not scored (status error "
         f"or missing SALT) and were excluded; {len(joined.only_predicted)} visits appear only in "
         f"the predicted table and {len(joined.only_manual)} only in the manual table." + rater_text)
     report.paragraph(

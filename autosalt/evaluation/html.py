@@ -34,6 +34,7 @@ td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; text-align: center; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .9em; color: #444; text-align: left; }
+.wide { overflow-x: auto; }
 .note { background: #fff8e0; border-left: 4px solid #e0b000; padding: .4em .8em; }
 .small { font-size: .85em; color: #555; }
 """
@@ -68,13 +69,14 @@ class HtmlReport:
         self._parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "") -> None:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+        # Underscored column names become spaces so wide tables can wrap their headers.
+        head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(format_cell(cell))}</td>" for cell in row) + "</tr>"
             for row in rows)
         caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-        self._parts.append(f"<table>{caption_html}<thead><tr>{head}</tr></thead>"
-                           f"<tbody>{body}</tbody></table>")
+        self._parts.append(f"<div class=\"wide\"><table>{caption_html}<thead><tr>{head}</tr></thead>"
+                           f"<tbody>{body}</tbody></table></div>")
 
     def image(self, png: bytes, caption: str, width: int | None = None) -> None:
         encoded = base64.b64encode(png).decode("ascii")
