@@ -27,6 +27,10 @@ from autosalt.contract import LOSS_MAP_SCALE, VALID_MASK_VALUES
 DEFAULT_MAX_PIXELS = 80_000_000
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class InputError(Exception):
     """A user's file cannot be used; the message names the file and says why."""
 
@@ -131,6 +135,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

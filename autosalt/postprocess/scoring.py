@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from autosalt.contract import (PREDICTED_REQUIRED, STATUS_ERROR, STATUS_FLAGGED, STATUS_OK,
-                               VIEWS)
+from autosalt.contract import PREDICTED_REQUIRED, STATUS_ERROR, STATUS_FLAGGED, STATUS_OK, VIEWS
 from autosalt.salt import aa_iga, salt_from_views, severity_s
 
 #: Columns of the predicted-scores table: the contract's required ones, then ours.

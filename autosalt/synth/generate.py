@@ -17,12 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from autosalt.contract import TRUTH_COLUMNS, VIEWS
-from autosalt.fileio import (write_csv_atomic, write_jpeg_atomic, write_png_atomic,
-                             write_text_atomic)
+from autosalt.fileio import write_csv_atomic, write_jpeg_atomic, write_png_atomic, write_text_atomic
 from autosalt.salt import salt_from_views
 from autosalt.synth.head import Head, area_boundaries, integrate_views, surface_cells
-from autosalt.synth.patterns import (TRAJECTORIES, VISIT_WEEKS, LossPattern, random_pattern,
-                                     severity_at)
+from autosalt.synth.patterns import TRAJECTORIES, VISIT_WEEKS, LossPattern, random_pattern, severity_at
 from autosalt.synth.render import Appearance, Camera, render_view
 
 _VIEW_INDEX = {view: index for index, view in enumerate(VIEWS)}

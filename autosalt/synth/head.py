@@ -59,7 +59,7 @@ class Head:
     ear_clearance: float = 17.0  # deg of hairless skin around and behind the ear
 
     @staticmethod
-    def random(rng: np.random.Generator, irregularity: float = 1.0) -> "Head":
+    def random(rng: np.random.Generator, irregularity: float = 1.0) -> Head:
         """A plausible adult head; ``irregularity`` scales the departure from an ellipsoid."""
         width = rng.uniform(7.0, 8.2)
         coefficients = rng.normal(0.0, 0.025 * irregularity, len(SHAPE_MONOMIALS))

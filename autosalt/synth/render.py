@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from autosalt.contract import (CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS,
-                               CLASS_SKIN)
+from autosalt.contract import CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, CLASS_SKIN
 from autosalt.synth.head import Head, azimuth_elevation
 from autosalt.synth.patterns import LossPattern
 
@@ -49,7 +48,7 @@ class Appearance:
     scalp_shine: float
 
     @staticmethod
-    def random(rng: np.random.Generator) -> "Appearance":
+    def random(rng: np.random.Generator) -> Appearance:
         tone = rng.uniform(0, len(SKIN_TONES) - 1)
         low = int(np.floor(tone))
         high = min(low + 1, len(SKIN_TONES) - 1)
@@ -103,7 +102,7 @@ class Camera:
 
     @staticmethod
     def look_at(position: np.ndarray, target: np.ndarray, up: np.ndarray, roll_deg: float,
-                focal: float, size: tuple[int, int], mirrored: bool = False) -> "Camera":
+                focal: float, size: tuple[int, int], mirrored: bool = False) -> Camera:
         forward = _unit(target - position)
         right = _unit(np.cross(forward, up))
         down = np.cross(forward, right)
@@ -451,7 +450,8 @@ def _paint_face(albedo, on_head, head_dirs, scalp, appearance, rng) -> None:
         (0, -38, 11, 3.0, appearance.skin * np.array([0.8, 0.55, 0.55])),
     ]
     for feature_az, feature_el, half_w, half_h, colour in features:
-        inside = face & (((azimuth - feature_az) / half_w) ** 2 + ((elevation - feature_el) / half_h) ** 2 < 1)
+        ellipse = ((azimuth - feature_az) / half_w) ** 2 + ((elevation - feature_el) / half_h) ** 2
+        inside = face & (ellipse < 1)
         albedo[on_head[inside]] = colour
 
 

@@ -1,0 +1,187 @@
+"""Typed configuration: dataclasses filled from YAML, overridden by dotted ``key=value`` pairs.
+
+    config = load_config("configs/default.yaml", ["train.lr=3e-4", "model.encoder=resnet18"])
+
+An unknown key (in the file or an override) is an error that names the closest valid keys,
+so a typo never silently falls back to a default. ``to_dict`` gives what is written into
+every run folder and checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "unet"  # see autosalt.model.factory.ARCHITECTURES
+    encoder: str = "mobilenet_v2"  # see autosalt.model.factory.ENCODERS
+    pretrained: bool = True  # ImageNet weights from an installed weight package (no download)
+    input_size: int = 256  # photos are letterboxed to a square of this many pixels
+
+
+@dataclass
+class DataConfig:
+    roots: list[str] = field(default_factory=lambda: ["data/synthetic_train"])
+    val_fraction: float = 0.15  # share of patients held out (patient-level split)
+    split_seed: int = 0
+    split_file: str | None = None  # an existing split JSON to reuse instead of drawing one
+    workers: int = 2  # DataLoader worker processes
+    max_visits: int | None = None  # cap on training visits (quick experiments)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    dice_weight: float = 1.0  # Dice on classes, added to cross-entropy
+    fraction_weight: float = 2.0  # L1 on the loss fraction over scalp pixels
+    bf16: bool = True  # bfloat16 autocast (CPU and CUDA)
+    channels_last: bool = True
+    freeze_encoder: bool = False  # fine-tune only the decoder (small datasets)
+    early_stopping: int = 6  # epochs without SALT MAE improvement before stopping (0 = never)
+    steps_per_epoch: int | None = None  # cap per epoch (None = the whole training split)
+    val_visits: int | None = None  # cap on validation visits (None = all)
+    seed: int = 0
+    threads: int | None = None  # torch CPU threads (None = torch's default)
+
+
+@dataclass
+class QualityConfig:
+    """Thresholds of batch scoring's per-view quality checks (see docs/quality.md)."""
+
+    min_side_px: int = 256  # photos smaller than this (short side) are flagged
+    blur_min: float = 12.0  # variance of the Laplacian on the 512-px grey photo
+    dark_max_fraction: float = 0.35  # share of pixels below 16/255 that flags underexposure
+    bright_max_fraction: float = 0.35  # share above 245/255 that flags overexposure
+    min_scalp_fraction: float = 0.03  # predicted scalp share of the photo
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    out: str = "runs/default"  # run folder
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not fit the schema."""
+
+
+def _field_names(instance: Any) -> list[str]:
+    return [f.name for f in dataclasses.fields(instance)]
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    text = str(annotation)
+    if value is None:
+        if "None" in text:
+            return None
+        raise ConfigError(f"{key}: null is not allowed here ({text})")
+    if annotation is bool or text.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if annotation is int or text.startswith("int"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if annotation is float or text.startswith("float"):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if text.startswith("list"):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [str(item) for item in value]
+    if annotation is str or text.startswith("str"):
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{key}: expected text, got {value!r}")
+        return str(value)
+    return value
+
+
+def _set(instance: Any, key_path: list[str], value: Any, full_key: str) -> None:
+    name = key_path[0]
+    names = _field_names(instance)
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; valid keys: {', '.join(names)}"
+        raise ConfigError(f"unknown config key '{full_key}'{hint}")
+    current = getattr(instance, name)
+    if dataclasses.is_dataclass(current):
+        if len(key_path) == 1:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{full_key}: expected a mapping of {_field_names(current)}")
+            for sub_key, sub_value in value.items():
+                _set(current, [str(sub_key)], sub_value, f"{full_key}.{sub_key}")
+        else:
+            _set(current, key_path[1:], value, full_key)
+        return
+    if len(key_path) > 1:
+        raise ConfigError(f"unknown config key '{full_key}': '{name}' has no sub-keys")
+    annotation = get_type_hints(type(instance))[name]
+    setattr(instance, name, _coerce(value, annotation, full_key))
+
+
+def apply_mapping(config: Config, mapping: dict, source: str = "config") -> Config:
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{source}: top level must be a mapping")
+    for key, value in mapping.items():
+        _set(config, [str(key)], value, str(key))
+    return config
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    """Apply ``section.key=value`` strings; values are parsed as YAML (``1e-3``, ``true``, ``[a, b]``)."""
+    for override in overrides:
+        if "=" not in override:
+            raise ConfigError(f"override '{override}' must look like section.key=value")
+        key, text = override.split("=", 1)
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override '{override}': cannot parse value ({error})") from None
+        _set(config, key.strip().split("."), value, key.strip())
+    return config
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file (if given) <- overrides."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            mapping = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({error})") from None
+        apply_mapping(config, mapping, str(path))
+    return apply_overrides(config, overrides or [])
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(mapping: dict) -> Config:
+    return apply_mapping(Config(), mapping, "checkpoint config")

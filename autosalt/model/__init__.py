@@ -1,0 +1,1 @@
+"""The segmentation network: factory, checkpoints, and the predictor used by batch scoring."""

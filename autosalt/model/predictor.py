@@ -1,0 +1,100 @@
+"""From a photo to the network's masks: letterbox, forward, undo the letterbox.
+
+The same :func:`letterbox` is used in training (via the eval/train presets) and here, so the
+network sees photos the same way in both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from autosalt.contract import CLASS_HAIR, CLASS_LOSS
+from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
+from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, split_outputs
+
+
+def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
+              ) -> tuple[np.ndarray, tuple[int, int]]:
+    """Resize so the long side is ``size`` and pad bottom/right with zeros to size x size.
+
+    Returns the padded array and the (height, width) of the resized content.
+    """
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    padded = np.zeros((size, size) + image.shape[2:], dtype=image.dtype)
+    padded[:new_h, :new_w] = resized
+    return padded, (new_h, new_w)
+
+
+def normalise(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) -> float32 (3, H, W) with ImageNet mean/std."""
+    image = rgb.astype(np.float32) / 255.0
+    image = (image - np.array(IMAGE_MEAN, np.float32)) / np.array(IMAGE_STD, np.float32)
+    return np.ascontiguousarray(image.transpose(2, 0, 1))
+
+
+@dataclass
+class Prediction:
+    mask: np.ndarray  # (H, W) uint8 class ids 0..3
+    loss: np.ndarray  # (H, W) float32 loss fraction in [0, 1], zero off the predicted scalp
+    confidence: float  # mean max class probability over the predicted head (0..1)
+
+
+class Predictor:
+    """A loaded model that turns RGB photos of any size into full-size masks and loss maps."""
+
+    def __init__(self, checkpoint_path: str | os.PathLike, device: str = "cpu", bf16: bool = True,
+                 channels_last: bool = True) -> None:
+        self.checkpoint_path = str(checkpoint_path)
+        checkpoint = load_checkpoint(checkpoint_path)
+        self.model = model_from_checkpoint(checkpoint, checkpoint_path).to(device)
+        self.input_size = int(checkpoint["input_size"])
+        self.model_id = checkpoint.get("model_id") or os.path.basename(self.checkpoint_path)
+        self.metrics = checkpoint.get("metrics", {})
+        self.device = torch.device(device)
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.bf16 = bf16
+
+    def _autocast(self):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    @torch.no_grad()
+    def predict_batch(self, photos: list[np.ndarray], tta: bool = False) -> list[Prediction]:
+        """Predict masks for RGB uint8 photos (each (H, W, 3), any size)."""
+        boxes = [letterbox(photo, self.input_size) for photo in photos]
+        batch = torch.from_numpy(np.stack([normalise(padded) for padded, _ in boxes])).to(self.device)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            logits = self.model(batch).float()
+            if tta:  # average with the mirrored image's prediction, mirrored back
+                logits = 0.5 * (logits + self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]))
+        results = []
+        for (_, (content_h, content_w)), photo, sample in zip(boxes, photos, logits):
+            cropped = sample[:, :content_h, :content_w].permute(1, 2, 0).cpu().numpy()
+            full = cv2.resize(cropped, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
+            class_logits, fraction_logit = split_outputs(torch.from_numpy(full).permute(2, 0, 1)[None])
+            probabilities = torch.softmax(class_logits[0], dim=0).numpy()
+            mask = probabilities.argmax(axis=0).astype(np.uint8)
+            scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+            fraction = 1.0 / (1.0 + np.exp(-fraction_logit[0].numpy()))
+            loss = np.where(scalp, fraction, 0.0).astype(np.float32)
+            head = mask > 0
+            confidence = float(probabilities.max(axis=0)[head].mean()) if head.any() else 0.0
+            results.append(Prediction(mask, loss, confidence))
+        return results
+
+    def predict(self, photo: np.ndarray, tta: bool = False) -> Prediction:
+        return self.predict_batch([photo], tta)[0]

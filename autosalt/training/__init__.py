@@ -1,0 +1,1 @@
+"""Training: datasets and splits, augmentation presets, losses, the loop, the command."""

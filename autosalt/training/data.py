@@ -1,0 +1,136 @@
+"""Labeled samples from contract folders, patient-level splits, and the torch Dataset.
+
+Several roots can be mixed (e.g. synthetic + a clinic's own photos). Patients are keyed by
+``<root name>/<patient>`` so the same id in two roots stays two patients, and the split is
+drawn over patients, never images: no patient is on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE
+from autosalt.fileio import read_csv_rows, read_loss_map, read_mask, read_photo, write_json_atomic
+from autosalt.layout import companion_path, scan_labeled_folder
+
+
+@dataclass(frozen=True)
+class Sample:
+    root: Path
+    patient_key: str  # "<root name>/<patient>", unique across roots
+    patient: str
+    visit: str
+    view: str
+    photo: Path
+    mask: Path
+    loss: Path | None
+
+
+def list_samples(roots: list[str | os.PathLike]) -> list[Sample]:
+    """Every (photo, mask[, loss]) triple under the roots, sorted; photo-less masks are skipped."""
+    samples = []
+    for root in map(Path, roots):
+        scan = scan_labeled_folder(root)
+        for visit in scan.visits:
+            for view, mask_path in sorted(visit.views.items()):
+                photo = companion_path(root, "photos", visit, view, IMAGE_EXTENSIONS)
+                if photo is None:
+                    continue
+                samples.append(Sample(root, f"{root.name}/{visit.patient}", visit.patient,
+                                      visit.visit, view, photo, mask_path,
+                                      companion_path(root, "loss", visit, view)))
+    if not samples:
+        raise FileNotFoundError(f"no labeled photos found under {', '.join(map(str, roots))} "
+                                "(expected photos/ and masks/ as in data/README.md)")
+    return samples
+
+
+def make_split(samples: list[Sample], val_fraction: float, seed: int) -> dict[str, list[str]]:
+    """Seeded patient-level split: {"train": [patient keys], "val": [patient keys]}."""
+    patients = sorted({sample.patient_key for sample in samples})
+    order = np.random.default_rng(seed).permutation(len(patients))
+    n_val = min(len(patients) - 1, max(1, math.ceil(val_fraction * len(patients)))) \
+        if len(patients) > 1 and val_fraction > 0 else 0
+    val = sorted(patients[i] for i in order[:n_val])
+    train = sorted(patients[i] for i in order[n_val:])
+    return {"seed": seed, "val_fraction": val_fraction, "train": train, "val": val}
+
+
+def save_split(path: str | os.PathLike, split: dict) -> None:
+    write_json_atomic(path, split)
+
+
+def load_split(path: str | os.PathLike) -> dict:
+    with open(path, encoding="utf-8") as stream:
+        split = json.load(stream)
+    if not {"train", "val"} <= set(split):
+        raise ValueError(f"{path}: a split file needs 'train' and 'val' patient lists")
+    return split
+
+
+def read_truth(root: Path) -> dict[tuple[str, str], float]:
+    """(patient, visit) -> SALT from ``root/truth.csv`` if present."""
+    path = root / "truth.csv"
+    if not path.is_file():
+        return {}
+    return {(row["patient"], row["visit"]): float(row["salt"])
+            for row in read_csv_rows(path, required=("patient", "visit", "salt"))}
+
+
+def load_targets(sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Photo (H, W, 3) uint8, mask (H, W) uint8, loss fraction x 255 (H, W) uint8.
+
+    Without a loss map, class 3 counts as full loss and class 2 as none.
+    """
+    photo = read_photo(sample.photo)
+    mask = read_mask(sample.mask)
+    if mask.shape != photo.shape[:2]:
+        raise ValueError(f"{sample.mask}: mask {mask.shape} and photo {photo.shape[:2]} differ")
+    if sample.loss is not None:
+        loss = np.round(read_loss_map(sample.loss) * LOSS_MAP_SCALE).astype(np.uint8)
+    else:
+        loss = np.where(mask == CLASS_LOSS, 255, 0).astype(np.uint8)
+    return photo, mask, loss
+
+
+class SegmentationDataset(Dataset):
+    """Samples -> (image (3, S, S) float, mask (S, S) long, fraction (S, S) float in [0, 1]).
+
+    Augmentation is re-seeded per (epoch, index), so an epoch's batches are the same whatever
+    the number of workers and after a resume.
+    """
+
+    def __init__(self, samples: list[Sample], transform, seed: int = 0) -> None:
+        self.samples = samples
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        photo, mask, loss = load_targets(self.samples[index])
+        self.transform.set_random_seed(int(np.random.SeedSequence(
+            [self.seed, self.epoch, index]).generate_state(1)[0]))
+        out = self.transform(image=photo, masks=[mask, loss])
+        mask_t, loss_t = out["masks"]
+        image = torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1)))
+        mask_t = torch.from_numpy(np.ascontiguousarray(mask_t)).long()
+        fraction = torch.from_numpy(np.ascontiguousarray(loss_t)).float() / LOSS_MAP_SCALE
+        return image, mask_t, fraction
+
+
+def scalp_of(mask: torch.Tensor) -> torch.Tensor:
+    return (mask == CLASS_HAIR) | (mask == CLASS_LOSS)

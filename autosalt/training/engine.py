@@ -1,0 +1,184 @@
+"""Loss, metrics, ``train_one_epoch`` and ``evaluate`` as plain functions."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from autosalt.contract import CLASS_IGNORE, CLASS_NAMES, VIEWS
+from autosalt.model.factory import NUM_CLASSES, split_outputs
+from autosalt.training.data import Sample, load_targets, read_truth, scalp_of
+
+
+def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, fraction: torch.Tensor,
+                      dice_weight: float = 1.0, fraction_weight: float = 2.0
+                      ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy + soft Dice on classes (ignore 255) + BCE on the loss fraction over scalp.
+
+    Args:
+        logits: (B, 5, H, W); mask: (B, H, W) long class ids; fraction: (B, H, W) in [0, 1].
+    """
+    class_logits, fraction_logits = split_outputs(logits.float())
+    cross_entropy = F.cross_entropy(class_logits, mask, ignore_index=CLASS_IGNORE)
+    valid = (mask != CLASS_IGNORE).unsqueeze(1)
+    probabilities = torch.softmax(class_logits, dim=1) * valid
+    one_hot = F.one_hot(mask.clamp(max=NUM_CLASSES - 1), NUM_CLASSES).permute(0, 3, 1, 2) * valid
+    intersection = (probabilities * one_hot).sum(dim=(0, 2, 3))
+    denominator = probabilities.sum(dim=(0, 2, 3)) + one_hot.sum(dim=(0, 2, 3))
+    dice = 1.0 - ((2 * intersection + 1.0) / (denominator + 1.0)).mean()
+    scalp = scalp_of(mask)
+    if scalp.any():
+        fraction_loss = F.binary_cross_entropy_with_logits(fraction_logits[scalp], fraction[scalp])
+    else:
+        fraction_loss = fraction_logits.sum() * 0.0
+    total = cross_entropy + dice_weight * dice + fraction_weight * fraction_loss
+    return total, {"ce": float(cross_entropy), "dice": float(dice), "fraction": float(fraction_loss)}
+
+
+class ConfusionMatrix:
+    """Pixel confusion matrix over the 4 classes (255 ignored), torchvision-reference style."""
+
+    def __init__(self) -> None:
+        self.matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+
+    def update(self, truth: np.ndarray, prediction: np.ndarray) -> None:
+        keep = truth != CLASS_IGNORE
+        index = truth[keep].astype(np.int64) * NUM_CLASSES + prediction[keep].astype(np.int64)
+        self.matrix += np.bincount(index, minlength=NUM_CLASSES ** 2).reshape(NUM_CLASSES, NUM_CLASSES)
+
+    def iou(self) -> dict[str, float]:
+        m = self.matrix.astype(np.float64)
+        union = m.sum(0) + m.sum(1) - np.diag(m)
+        result = {name: float(m[i, i] / union[i]) if union[i] else float("nan")
+                  for i, name in enumerate(CLASS_NAMES)}
+        scalp = [2, 3]
+        tp = m[np.ix_(scalp, scalp)].sum()
+        union_scalp = m[scalp].sum() + m[:, scalp].sum() - tp
+        result["scalp"] = float(tp / union_scalp) if union_scalp else float("nan")
+        return result
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
+def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf16: bool,
+                    channels_last: bool, dice_weight: float, fraction_weight: float,
+                    max_steps: int | None = None, progress: bool = True) -> dict[str, float]:
+    """One pass over ``loader``; returns mean losses and images/s."""
+    from tqdm import tqdm
+
+    model.train()
+    totals: dict[str, float] = defaultdict(float)
+    steps, images, started = 0, 0, time.perf_counter()
+    total_steps = min(len(loader), max_steps) if max_steps else len(loader)
+    bar = tqdm(total=total_steps, desc=f"epoch {epoch}", unit="batch", disable=not progress,
+               dynamic_ncols=True)
+    for image, mask, fraction in loader:
+        if max_steps and steps >= max_steps:
+            break
+        image = image.to(device, non_blocking=True)
+        if channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        mask, fraction = mask.to(device), fraction.to(device)
+        with _autocast(device, bf16):
+            logits = model(image)
+        loss, parts = segmentation_loss(logits, mask, fraction, dice_weight, fraction_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        steps += 1
+        images += image.shape[0]
+        totals["loss"] += float(loss)
+        for key, value in parts.items():
+            totals[key] += value
+        rate = images / (time.perf_counter() - started)
+        bar.set_postfix(loss=f"{totals['loss'] / steps:.3f}", img_s=f"{rate:.1f}",
+                        lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        bar.update()
+    bar.close()
+    result = {key: value / max(steps, 1) for key, value in totals.items()}
+    result["images_per_s"] = images / max(time.perf_counter() - started, 1e-9)
+    result["steps"] = steps
+    return result
+
+
+def group_visits(samples: list[Sample]) -> list[list[Sample]]:
+    visits: dict[tuple, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        visits[(str(sample.root), sample.patient, sample.visit)].append(sample)
+    return [visits[key] for key in sorted(visits)]
+
+
+@torch.no_grad()
+def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
+             channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
+             progress: bool = True) -> dict:
+    """Full-resolution validation through the real post-processing.
+
+    Each visit's photos go through the same path as batch scoring (letterbox, network,
+    resize back, masks -> per-view percents -> SALT) and are compared with the truth:
+    ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
+    Returns per-class IoU, scalp and hair-loss Jaccard, loss-fraction MAE, SALT MAE.
+    """
+    from tqdm import tqdm
+
+    from autosalt.model.predictor import Predictor
+    from autosalt.postprocess.pixel import pixel_loss_fraction, scalp_pixels
+    from autosalt.postprocess.visit import DEFAULT_METHOD, score_visit
+    from autosalt.salt import salt_from_views
+
+    method = method or DEFAULT_METHOD
+    predictor = Predictor.__new__(Predictor)  # wrap the in-memory model, no file round trip
+    predictor.model, predictor.input_size, predictor.device = model, input_size, torch.device(device)
+    predictor.channels_last, predictor.bf16 = channels_last, bf16
+    model.eval()
+    confusion = ConfusionMatrix()
+    fraction_error, fraction_count = 0.0, 0
+    salt_errors = []
+    truths = {}
+    visits = group_visits(samples)[:max_visits] if max_visits else group_visits(samples)
+    for visit in tqdm(visits, desc="validate", unit="visit", disable=not progress):
+        root = visit[0].root
+        if root not in truths:
+            truths[root] = read_truth(root)
+        loaded = [load_targets(sample) for sample in visit]
+        predictions = predictor.predict_batch([photo for photo, _, _ in loaded])
+        masks, losses, true_masks, true_losses = {}, {}, {}, {}
+        for sample, (_, mask, loss), prediction in zip(visit, loaded, predictions):
+            confusion.update(mask, prediction.mask)
+            scalp = scalp_pixels(mask)
+            true_fraction = pixel_loss_fraction(mask, loss.astype(np.float32) / 255.0)
+            if scalp.any():
+                fraction_error += float(np.abs(prediction.loss[scalp] - true_fraction[scalp]).sum())
+                fraction_count += int(scalp.sum())
+            masks[sample.view], losses[sample.view] = prediction.mask, prediction.loss
+            true_masks[sample.view], true_losses[sample.view] = mask, loss.astype(np.float32) / 255.0
+        if set(masks) != set(VIEWS):
+            continue
+        predicted = score_visit(masks, losses, method=method)
+        truth_salt = truths[root].get((visit[0].patient, visit[0].visit))
+        if truth_salt is None:
+            reference = score_visit(true_masks, true_losses, method=method)
+            if reference.errors:
+                continue
+            truth_salt = salt_from_views(reference.values)
+        if predicted.errors or any(v is None for v in predicted.values.values()):
+            salt_errors.append(float(truth_salt))  # unscorable counts as its full SALT off
+            continue
+        salt_errors.append(abs(salt_from_views(predicted.values) - truth_salt))
+    iou = confusion.iou()
+    return {
+        "iou": iou, "scalp_jaccard": iou["scalp"], "loss_jaccard": iou["scalp_loss"],
+        "fraction_mae": fraction_error / max(fraction_count, 1),
+        "salt_mae": float(np.mean(salt_errors)) if salt_errors else float("nan"),
+        "salt_max_error": float(np.max(salt_errors)) if salt_errors else float("nan"),
+        "visits": len(salt_errors), "method": method,
+    }

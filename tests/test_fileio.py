@@ -1,0 +1,107 @@
+"""Readers refuse bad files with a message naming the file; writers are atomic."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autosalt.fileio import (
+    InputError,
+    read_csv_rows,
+    read_loss_map,
+    read_mask,
+    read_photo,
+    write_csv_atomic,
+    write_png_atomic,
+)
+
+
+def _save(path, array, **kwargs):
+    Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+def test_reads_rgb_grayscale_alpha_16bit_cmyk(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    assert read_photo(_save(tmp_path / "a.png", rgb)).shape == (20, 30, 3)
+    gray = read_photo(_save(tmp_path / "g.png", rgb[..., 0]))
+    assert gray.shape == (20, 30, 3) and np.array_equal(gray[..., 0], rgb[..., 0])
+    rgba = np.dstack([rgb, np.full((20, 30), 255, np.uint8)])
+    assert np.array_equal(read_photo(_save(tmp_path / "a4.png", rgba)), rgb)
+    sixteen = (np.arange(600, dtype=np.uint16).reshape(20, 30) * 100)
+    Image.fromarray(sixteen).save(tmp_path / "s.png")
+    photo = read_photo(tmp_path / "s.png")
+    assert photo.dtype == np.uint8 and photo.max() > 200  # scaled, not clipped to 255
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "c.jpg")
+    assert read_photo(tmp_path / "c.jpg").shape == (20, 30, 3)
+
+
+def test_exif_rotation_applied(tmp_path):
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    image = Image.fromarray(rgb)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 on display
+    image.save(tmp_path / "r.jpg", exif=exif)
+    assert read_photo(tmp_path / "r.jpg").shape == (30, 20, 3)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"), (b"this is not an image", "not an image"),
+])
+def test_bad_files_name_the_file(tmp_path, content, message):
+    path = tmp_path / "top.jpg"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        read_photo(path)
+    assert str(path) in str(error.value)
+
+
+def test_truncated_jpeg(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(
+        buffer, format="JPEG")
+    path = tmp_path / "t.jpg"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(InputError, match="t.jpg"):
+        read_photo(path)
+
+
+def test_huge_image_refused_before_decoding(tmp_path):
+    path = _save(tmp_path / "big.png", np.zeros((100, 100, 3), np.uint8))
+    with pytest.raises(InputError, match="limit"):
+        read_photo(path, max_pixels=5000)
+
+
+def test_mask_class_ids_checked(tmp_path):
+    mask = np.zeros((10, 10), np.uint8)
+    mask[0, 0] = 7
+    path = _save(tmp_path / "m.png", mask)
+    with pytest.raises(InputError, match=r"unknown class ids \[7\]"):
+        read_mask(path)
+    rgb_mask = _save(tmp_path / "rgb.png", np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(InputError, match="single-channel"):
+        read_mask(rgb_mask)
+
+
+def test_loss_map_scaled(tmp_path):
+    path = _save(tmp_path / "l.png", np.full((4, 4), 255, np.uint8))
+    assert read_loss_map(path).max() == pytest.approx(1.0)
+
+
+def test_atomic_writers_leave_no_temp_files(tmp_path):
+    write_csv_atomic(tmp_path / "t.csv", [{"patient": "007", "salt": 12.345}], ["patient", "salt"])
+    assert (tmp_path / "t.csv").read_text() == "patient,salt\n007,12.35\n"
+    write_png_atomic(tmp_path / "p.png", np.zeros((3, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "t.csv"]
+
+
+def test_csv_reader_errors(tmp_path):
+    (tmp_path / "bad.csv").write_bytes(b"patient,visit\n\xff\xfe,1\n")
+    with pytest.raises(InputError, match="UTF-8"):
+        read_csv_rows(tmp_path / "bad.csv")
+    (tmp_path / "few.csv").write_text("patient,visit\n1,2\n")
+    with pytest.raises(InputError, match="missing required columns"):
+        read_csv_rows(tmp_path / "few.csv", required=("patient", "visit", "salt"))
+    (tmp_path / "ids.csv").write_text("patient,visit,salt\n007,01,5\n")
+    assert read_csv_rows(tmp_path / "ids.csv")[0]["patient"] == "007"

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+from autosalt.contract import canonical_view
+from autosalt.layout import parse_flat_name, scan_photo_folder
+
+
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_view_synonyms():
+    assert canonical_view("Vertex") == "top" and canonical_view("L") == "left"
+    assert canonical_view("occiput") == "back" and canonical_view("front") is None
+
+
+def test_nested_and_flat_layouts(tmp_path):
+    _touch(tmp_path / "007" / "week04" / "TOP.JPG")
+    _touch(tmp_path / "007" / "week04" / "left_side.png")
+    _touch(tmp_path / "P2_v1_right-profile.jpeg")
+    _touch(tmp_path / "P2_v1_rear.tif")
+    _touch(tmp_path / "notes.txt")
+    _touch(tmp_path / "P3_badname.jpg")
+    scan = scan_photo_folder(tmp_path)
+    keys = [(v.patient, v.visit, sorted(v.views)) for v in scan.visits]
+    assert keys == [("007", "week04", ["left", "top"]), ("P2", "v1", ["back", "right"])]
+    assert any("notes.txt" in s for s in scan.skipped)
+    assert any("P3_badname.jpg" in s for s in scan.skipped)
+    assert scan.visits[0].missing_views == ["right", "back"]
+
+
+def test_duplicate_views_reported(tmp_path):
+    _touch(tmp_path / "P1" / "w0" / "top.jpg")
+    _touch(tmp_path / "P1" / "w0" / "vertex.png")
+    visit = scan_photo_folder(tmp_path).visits[0]
+    assert visit.problems and "duplicate top" in visit.problems[0]
+
+
+def test_flat_name_parsing():
+    assert parse_flat_name("P_1_w_2_left_side") == ("P_1_w", "2", "left_side")
+    assert parse_flat_name("P1_w0_top") == ("P1", "w0", "top")
+    assert parse_flat_name("top") is None
