@@ -105,7 +105,7 @@ class OrthoCamera:
         return -np.cross(self.right, self.down)
 
     @staticmethod
-    def looking_from(toward: np.ndarray, image_up: np.ndarray) -> "OrthoCamera":
+    def looking_from(toward: np.ndarray, image_up: np.ndarray) -> OrthoCamera:
         """Camera on the ``toward`` side of the head with ``image_up`` (head frame) shown up."""
         toward = toward / np.linalg.norm(toward)
         up = image_up - toward * (image_up @ toward)

@@ -14,7 +14,7 @@ For every photo:
    head), whichever photo it came from.
 
 Points seen by several photos are blended, not double counted: a point's weight in photo v is
-cos(normal, v)^2 over the sum of the same over all photos, so across photos it adds to one.
+cos(normal, v) over the sum of the same over all photos, so across photos it adds to one.
 
 When a photo cannot be fitted (scalp too small, head cut by the frame, a silhouette that is
 no ellipse, large holes), its view falls back to the ``pixel`` value and the reason is
@@ -31,20 +31,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from autosalt.contract import CLASS_BACKGROUND, CLASS_IGNORE, CLASS_SKIN, VIEWS
-from autosalt.postprocess.geometry import (CANONICAL_SEMI_AXES, Ellipse, FitError, OrthoCamera,
-                                           canonical_boundaries, cast_rays, fit_ellipse,
-                                           silhouette_basis)
+from autosalt.postprocess.geometry import (
+    CANONICAL_SEMI_AXES,
+    Ellipse,
+    FitError,
+    OrthoCamera,
+    canonical_boundaries,
+    cast_rays,
+    fit_ellipse,
+    silhouette_basis,
+)
 from autosalt.postprocess.pixel import pixel_loss_fraction, pixel_view_percent, scalp_pixels
 from autosalt.postprocess.visit import VisitValues
 
 #: Assumed camera elevation (deg above the horizontal) of profile and back photos: clinic
 #: photos are usually taken from slightly above. Top photos are assumed straight down.
-PROFILE_ELEVATION_DEG = 8.0
-BACK_ELEVATION_DEG = 10.0
+PROFILE_ELEVATION_DEG = 12.0
+BACK_ELEVATION_DEG = 12.0
 #: Largest area weight, as 1/cos of this angle: the silhouette rim is unreliable.
 MAX_RIM_ANGLE_DEG = 87.0
 #: Exponent of cos(normal, view) in the blending of photos that see the same point.
-BLEND_POWER = 2.0
+BLEND_POWER = 1.0
 
 # Fit-quality limits (fractions): beyond them the view falls back to the pixel method.
 MIN_SCALP_FRACTION = 0.005  # of the image
@@ -122,16 +129,6 @@ def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
                   | (perimeter[:, 1] > height))
     if cut > MAX_FRAME_CUT:
         raise PoorFit(f"head cut by the frame ({100 * cut:.0f}% of its outline outside the photo)")
-    unit = _normalised(ellipse, silhouette)
-    residual = float(np.median(np.abs(np.linalg.norm(unit, axis=1) - 1.0)))
-    if residual > MAX_SILHOUETTE_RESIDUAL:
-        raise PoorFit(f"scalp outline is not elliptic (residual {residual:.2f})")
-    sectors = np.unique((np.arctan2(unit[:, 1], unit[:, 0]) // (np.pi / 18)).astype(int))
-    if len(sectors) / 36 < MIN_ARC_COVERAGE:
-        raise PoorFit(f"scalp outline seen over only {10 * len(sectors)} deg of the head")
-    outside = np.mean(np.linalg.norm(_normalised(ellipse, scalp_xy), axis=1) > 1.05)
-    if outside > MAX_SCALP_OUTSIDE:
-        raise PoorFit(f"{100 * outside:.0f}% of the scalp lies outside the fitted head outline")
     # Holes: background or ignore pixels well inside the head (occluders, unlabelled parts).
     x0, y0 = np.floor(ellipse.centre - major).astype(int)
     x1, y1 = np.ceil(ellipse.centre + major).astype(int)
@@ -143,30 +140,48 @@ def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
     holes = np.mean((labels == CLASS_BACKGROUND) | (labels == CLASS_IGNORE)) if labels.size else 1.0
     if holes > MAX_HOLES:
         raise PoorFit(f"{100 * holes:.0f}% of the head is hidden or unlabelled")
+    unit = _normalised(ellipse, silhouette)
+    residual = float(np.median(np.abs(np.linalg.norm(unit, axis=1) - 1.0)))
+    if residual > MAX_SILHOUETTE_RESIDUAL:
+        raise PoorFit(f"scalp outline is not elliptic (residual {residual:.2f})")
+    sectors = np.unique((np.arctan2(unit[:, 1], unit[:, 0]) // (np.pi / 18)).astype(int))
+    if len(sectors) / 36 < MIN_ARC_COVERAGE:
+        raise PoorFit(f"scalp outline seen over only {10 * len(sectors)} deg of the head")
+    outside = np.mean(np.linalg.norm(_normalised(ellipse, scalp_xy), axis=1) > 1.05)
+    if outside > MAX_SCALP_OUTSIDE:
+        raise PoorFit(f"{100 * outside:.0f}% of the scalp lies outside the fitted head outline")
 
 
 def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.ndarray
                     ) -> np.ndarray | None:
     """Image direction (2,) from the head centre towards the face, or None without a cue.
 
-    Class-1 skin near the head (face, forehead, ears) against the scalp: the face pulls it
-    forward; ears sit near the middle and cancel out between the two sides.
+    Profiles: class-1 skin near the head (face, ear, neck) against the scalp: the face pulls
+    it forward; the ear sits near the middle. Top photos: skin *inside* the head outline is
+    forehead or face (or ears, on both sides); skin just *outside* it is the neck, seen only
+    when the camera leans back, so it points the other way.
     """
     ys, xs = np.nonzero(mask == CLASS_SKIN)
     skin_xy = np.stack([xs + 0.5, ys + 0.5], 1)
-    near = np.linalg.norm(_normalised(ellipse, skin_xy), axis=1) < 1.15
-    if near.sum() < MIN_FACE_PIXELS:
-        return None
-    skin_xy = skin_xy[near]
+    radius = np.linalg.norm(_normalised(ellipse, skin_xy), axis=1)
+    size = ellipse.semi_axes[0]
     if view == "top":
-        cue = skin_xy.mean(0) - ellipse.centre
+        inner, outer = radius < 0.97, (radius > 1.0) & (radius < 1.3)
+        if inner.sum() >= MIN_FACE_PIXELS:
+            cue = skin_xy[inner].mean(0) - ellipse.centre
+        elif outer.sum() >= MIN_FACE_PIXELS:
+            cue = ellipse.centre - skin_xy[outer].mean(0)
+        else:
+            return None
         major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
         if ellipse.semi_axes[1] / ellipse.semi_axes[0] < 0.93:  # elongated: front-back is the major axis
-            return major * np.sign(cue @ major) if abs(cue @ major) > 1e-9 else None
+            return major * np.sign(cue @ major) if abs(cue @ major) > 0.01 * size else None
     else:
-        cue = skin_xy.mean(0) - scalp_xy.mean(0)
+        near = radius < 1.15
+        if near.sum() < MIN_FACE_PIXELS:
+            return None
+        cue = skin_xy[near].mean(0) - scalp_xy.mean(0)
         cue = np.array([cue[0], 0.0])  # profiles: the face is to one side
-    size = ellipse.semi_axes[0]
     if np.linalg.norm(cue) < 0.03 * size:
         return None
     return cue / np.linalg.norm(cue)
@@ -209,9 +224,11 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
     loss = pixel_loss_fraction(mask, loss_map)[ys, xs].astype(np.float64)
     silhouette = _silhouette_points(mask)
     try:
-        ellipse = fit_ellipse(silhouette)
+        fitted = fit_ellipse(silhouette)
     except FitError as error:
         raise PoorFit(str(error)) from error
+    # Edge pixel centres lie half a pixel inside the outline between them and the outside.
+    ellipse = Ellipse(fitted.centre, fitted.semi_axes + 0.5, fitted.angle)
     _check_fit(ellipse, silhouette, mask, scalp_xy)
 
     notes: list[str] = []
@@ -257,7 +274,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         unit *= (np.minimum(radius, 0.999) / np.maximum(radius, 1e-12))[:, None]
         radius = np.minimum(radius, 0.999)
         points, normals = cast_rays(camera, semi, unit @ model_basis.T)
-        cosine = np.clip(normals @ camera.toward, np.cos(np.radians(MAX_RIM_ANGLE_DEG)), 1.0)
+        cosine = np.clip(normals @ camera.toward, 1e-6, 1.0)
         cm2_per_px = abs(np.linalg.det(model_basis @ to_unit))
         half_pixel = 0.5 / ellipse.semi_axes[1]
         area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel)

@@ -1,0 +1,228 @@
+"""The ``surface`` method on analytic renders: spheres and ellipsoids drawn here with numpy,
+orthographic, with a known region of loss whose true surface percent is computed here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autosalt.postprocess.geometry import CANONICAL_SEMI_AXES, canonical_boundaries, fit_ellipse
+from autosalt.postprocess.pixel import pixel_view_percent
+from autosalt.postprocess.surface import PROFILE_ELEVATION_DEG, reconstruct_view, surface_method
+
+SIZE = 128
+SEMI = CANONICAL_SEMI_AXES  # cm; renders use 5 px per cm unless stated
+TOP_HEIGHT = canonical_boundaries().top_height
+
+
+def render(semi_cm, toward, image_up, loss_region, skin_region, px_per_cm=5.0, size=SIZE,
+           centre_px=(SIZE / 2, SIZE / 2)):
+    """Orthographic render of an ellipsoid: class mask (H, W) uint8 and surface points.
+
+    ``loss_region`` / ``skin_region``: functions of head-frame points (N, 3) -> bool (N,).
+    """
+    semi_cm = np.asarray(semi_cm, float)
+    toward = np.asarray(toward, float) / np.linalg.norm(toward)
+    up = np.asarray(image_up, float) - toward * (np.dot(image_up, toward))
+    up /= np.linalg.norm(up)
+    right, down = np.cross(up, toward), -up
+    ys, xs = np.mgrid[0:size, 0:size]
+    u = (xs.ravel() + 0.5 - centre_px[0]) / px_per_cm
+    v = (ys.ravel() + 0.5 - centre_px[1]) / px_per_cm
+    origins = u[:, None] * right + v[:, None] * down
+    shape = 1.0 / semi_cm ** 2
+    a = toward @ (shape * toward)
+    b = origins @ (shape * toward)
+    c = (origins ** 2 * shape).sum(1) - 1
+    disc = b * b - a * c
+    hit = disc >= 0
+    t = (-b + np.sqrt(np.maximum(disc, 0))) / a
+    points = origins + t[:, None] * toward
+    mask = np.zeros(size * size, np.uint8)
+    mask[hit] = 2
+    mask[hit & loss_region(points)] = 3
+    mask[hit & skin_region(points)] = 1
+    return mask.reshape(size, size)
+
+
+def no_region(points):
+    return np.zeros(len(points), bool)
+
+
+def face(points):
+    """Forehead and face: the front, below a line well under the vertex."""
+    return (points[:, 1] > 0.55 * np.abs(points[:, 1]).max()) & (points[:, 2] < 0.3 * SEMI[2])
+
+
+def surface_percent(semi_cm, in_area, in_loss, steps=720):
+    """Percent of an area's surface on the ellipsoid that is in the loss region (numeric)."""
+    el = np.radians(np.linspace(-90, 90, steps + 1))
+    az = np.radians(np.linspace(-180, 180, 2 * steps + 1))
+    az_mid, el_mid = (az[1:] + az[:-1]) / 2, (el[1:] + el[:-1]) / 2
+    az_g, el_g = np.meshgrid(az_mid, el_mid)
+    a, b, c = semi_cm
+    # Parametrise by the ellipsoid's own angles: p = (a cos el sin az, b cos el cos az, c sin el).
+    p = np.stack([a * np.cos(el_g) * np.sin(az_g), b * np.cos(el_g) * np.cos(az_g),
+                  c * np.sin(el_g)], -1)
+    d_az = np.stack([a * np.cos(el_g) * np.cos(az_g), -b * np.cos(el_g) * np.sin(az_g),
+                     0 * az_g], -1)
+    d_el = np.stack([-a * np.sin(el_g) * np.sin(az_g), -b * np.sin(el_g) * np.cos(az_g),
+                     c * np.cos(el_g)], -1)
+    area = np.linalg.norm(np.cross(d_az, d_el), axis=-1).ravel()
+    p = p.reshape(-1, 3)
+    inside = in_area(p)
+    return 100.0 * area[inside & in_loss(p)].sum() / area[inside].sum()
+
+
+def top_area(points):
+    return points[:, 2] / SEMI[2] > TOP_HEIGHT
+
+
+def left_area(points):
+    boundaries = canonical_boundaries()
+    return boundaries.area_index(points, SEMI) == 1
+
+
+def test_canonical_boundaries_are_plausible():
+    boundaries = canonical_boundaries()
+    assert 0.2 < boundaries.top_height < 0.8
+    assert 30 < boundaries.back_half_angle < 90
+
+
+def test_fit_ellipse_recovers_known_ellipse():
+    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)[:120]  # a partial arc
+    rotation = np.radians(25)
+    xy = np.stack([40 * np.cos(angles), 25 * np.sin(angles)], 1)
+    xy = xy @ np.array([[np.cos(rotation), np.sin(rotation)], [-np.sin(rotation), np.cos(rotation)]])
+    ellipse = fit_ellipse(xy + [60, 70])
+    np.testing.assert_allclose(ellipse.centre, [60, 70], atol=1e-6)
+    np.testing.assert_allclose(ellipse.semi_axes, [40, 25], atol=1e-6)
+    assert np.isclose(np.cos(2 * (ellipse.angle - rotation)), 1.0)
+
+
+def test_ellipsoid_top_view_cap_of_loss_within_one_point():
+    # A horizontal cap of loss on the canonical ellipsoid, seen from straight above.
+    cap = lambda p: p[:, 2] > 0.8 * SEMI[2]  # noqa: E731
+    mask = render(SEMI, [0, 0, 1], [0, 1, 0], cap, face)
+    truth = surface_percent(SEMI, top_area, cap)
+    value = surface_method({"top": mask}, {"top": None}, {}).values["top"]
+    assert abs(value - truth) <= 1.0, (value, truth)
+    # The pixel method misses by far more: the cap looks bigger in the middle of the photo.
+    assert abs(pixel_view_percent(mask) - truth) > 3.0
+
+
+@pytest.mark.xfail(strict=True, reason="depth is taken from the canonical head's proportions, "
+                   "not fitted: a sphere is measured as if it were a head-shaped ellipsoid")
+def test_sphere_top_view_cap_of_loss_within_one_point():
+    # On a sphere, zone areas are linear in height: the top area z > h r has loss above z0.
+    radius = 9.0
+    z0 = 0.85 * radius
+    mask = render([radius] * 3, [0, 0, 1], [0, 1, 0], lambda p: p[:, 2] > z0,
+                  lambda p: (p[:, 1] > 0.55 * radius) & (p[:, 2] < 0.3 * radius))
+    truth = 100.0 * (radius - z0) / (radius - TOP_HEIGHT * radius)
+    value = surface_method({"top": mask}, {"top": None}, {}).values["top"]
+    assert abs(value - truth) <= 1.0, (value, truth)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2.7 points high on a low temporal patch: the "
+                   "profile reconstruction is not yet accurate enough near the rim")
+def test_ellipsoid_left_view_lateral_patch_within_one_point():
+    # A temporal patch low on the left side, where the profile photo foreshortens it.
+    patch = lambda p: (p[:, 0] > 0.5 * SEMI[0]) & (p[:, 2] < 0.2 * SEMI[2]) & (p[:, 2] > -0.3 * SEMI[2])  # noqa: E731
+    # Rendered from the assumed profile elevation: tilt is not estimated (see surface.py).
+    elevation = np.radians(PROFILE_ELEVATION_DEG)
+    mask = render(SEMI, [np.cos(elevation), 0, np.sin(elevation)], [0, 0, 1], patch, face)
+    truth = surface_percent(SEMI, left_area, patch)
+    value = surface_method({"left": mask}, {"left": None}, {}).values["left"]
+    assert abs(value - truth) <= 1.0, (value, truth)
+
+
+def test_mirrored_left_view_gives_the_same_value():
+    patch = lambda p: (p[:, 0] > 0.4 * SEMI[0]) & (p[:, 1] < -0.2 * SEMI[1])  # noqa: E731
+    mask = render(SEMI, [1, 0, 0], [0, 0, 1], patch, face)
+    plain = surface_method({"left": mask}, {"left": None}, {})
+    mirrored = surface_method({"left": mask[:, ::-1].copy()}, {"left": None}, {})
+    assert not plain.flags and not mirrored.flags
+    assert mirrored.values["left"] == pytest.approx(plain.values["left"], abs=0.05)
+    # Read the wrong way round the patch (at the back) would land in the back area instead.
+    assert plain.values["left"] > 1.0
+
+
+@pytest.mark.parametrize("semi_cm, toward, up", [
+    ([9.0, 9.0, 9.0], [0, 0, 1], [0, 1, 0]),
+    (SEMI, [0, 0, 1], [0, 1, 0]),
+    (SEMI, [1, 0, 0], [0, 0, 1]),
+])
+def test_area_weights_integrate_to_visible_surface(semi_cm, toward, up):
+    # Everything visible is scalp; the canonical head's visible half is the reference, since
+    # the method measures every head on it (scaled to the silhouette in the image plane).
+    mask = render(semi_cm, toward, up, no_region, no_region, px_per_cm=5.5)
+    samples, _ = reconstruct_view("top" if toward[2] else "left", mask, None)
+    total = sum(s.weight * s.areas.sum() for s in samples)
+    nominal = np.array([0, 0, 1.0]) if toward[2] else np.array([1.0, 0, 0])
+    visible = surface_percent(SEMI, lambda p: np.ones(len(p), bool),
+                              lambda p: (p / SEMI ** 2) @ nominal > 0) / 100
+    full = _ellipsoid_area(SEMI)
+    # Rim pixels are weighted by the pixel-averaged 1/cos; the rest of the shortfall is the
+    # half pixel of rim that no pixel centre falls in (measured: 2-4% at 40-55 px radii).
+    assert total == pytest.approx(visible * full, rel=0.04)
+    assert total <= visible * full
+
+
+def _ellipsoid_area(semi_cm, steps=720):
+    ones = lambda p: np.ones(len(p), bool)  # noqa: E731
+    el = np.radians(np.linspace(-90, 90, steps + 1))
+    # Knud Thomsen's formula is 1% off; integrate instead, as surface_percent does.
+    a, b, c = semi_cm
+    az = np.radians(np.linspace(-180, 180, 2 * steps + 1))
+    az_g, el_g = np.meshgrid((az[1:] + az[:-1]) / 2, (el[1:] + el[:-1]) / 2)
+    d_az = np.stack([a * np.cos(el_g) * np.cos(az_g), -b * np.cos(el_g) * np.sin(az_g), 0 * az_g], -1)
+    d_el = np.stack([-a * np.sin(el_g) * np.sin(az_g), -b * np.sin(el_g) * np.cos(az_g),
+                     c * np.cos(el_g)], -1)
+    del ones
+    return float(np.linalg.norm(np.cross(d_az, d_el), axis=-1).sum() * (az[1] - az[0]) * (el[1] - el[0]))
+
+
+def test_poor_fits_are_flagged_and_fall_back_to_pixel():
+    patch = lambda p: p[:, 2] > 0.7 * SEMI[2]  # noqa: E731
+    cut = render(SEMI, [0, 0, 1], [0, 1, 0], patch, face, centre_px=(10, 64))
+    tiny = render(SEMI, [0, 0, 1], [0, 1, 0], patch, face, px_per_cm=0.4)
+    holed = render(SEMI, [1, 0, 0], [0, 0, 1], patch, face)
+    holed[40:80, 45:85] = 255
+    masks = {"top": cut, "back": tiny, "left": holed}
+    result = surface_method(masks, {}, {"top": "t.png", "back": "b.png", "left": "l.png"})
+    flags = " | ".join(result.flags)
+    assert "t.png" in flags and "frame" in flags
+    assert "b.png" in flags and "too small" in flags
+    assert "l.png" in flags and "hidden" in flags
+    for view, mask in masks.items():
+        assert result.values[view] == pytest.approx(pixel_view_percent(mask))
+
+
+def test_top_view_without_a_front_cue_is_flagged():
+    mask = render(SEMI, [0, 0, 1], [0, 1, 0], lambda p: p[:, 2] > 0.8 * SEMI[2], no_region)
+    result = surface_method({"top": mask}, {}, {"top": "top.png"})
+    assert any("top.png" in flag and "front" in flag for flag in result.flags)
+    assert result.values["top"] is not None
+
+
+def test_inputs_are_not_mutated_and_missing_views_are_fine():
+    patch = lambda p: p[:, 0] > 0.5 * SEMI[0]  # noqa: E731
+    mask = render(SEMI, [1, 0, 0], [0, 0, 1], patch, face)
+    loss = (mask == 3).astype(np.float32) * 0.5
+    mask_copy, loss_copy = mask.copy(), loss.copy()
+    result = surface_method({"left": mask}, {"left": loss}, {"left": "left.png"})
+    np.testing.assert_array_equal(mask, mask_copy)
+    np.testing.assert_array_equal(loss, loss_copy)
+    assert set(result.values) == {"left"} and not result.errors
+    # Half loss everywhere in the patch: half the full-loss value.
+    full = surface_method({"left": mask}, {"left": None}, {}).values["left"]
+    assert result.values["left"] == pytest.approx(full / 2, rel=1e-6)
+
+
+def test_view_without_scalp_is_an_error():
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[40:80, 40:80] = 1
+    result = surface_method({"back": mask}, {}, {"back": "back.png"})
+    assert result.errors and "back.png" in result.errors[0]
+    assert "back" not in result.values
