@@ -25,6 +25,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("autosalt.evaluation.evaluate", "agreement of predicted with manual SALT, with a report"),
     "evaluate-masks": ("autosalt.evaluation.masks", "segmentation metrics of a mask folder vs a reference"),
     "report": ("autosalt.evaluation.report", "longitudinal patient and cohort report from scores"),
+    "infer": ("autosalt.inference.batch", "score photo folders with a model (masks, SALT, overlays)"),
+    "merge": ("autosalt.inference.merge", "join the score tables of 'infer --shard' runs"),
+    "export-onnx": ("autosalt.inference.onnx_backend", "export a checkpoint to ONNX for onnxruntime"),
     "import-annotations": ("autosalt.annotations.importer", "LabelMe/CVAT/COCO annotations -> a labeled-data folder"),
     "check-dataset": ("autosalt.annotations.check", "check a labeled-data folder before training"),
 }

@@ -57,13 +57,17 @@ class TrainConfig:
 
 @dataclass
 class QualityConfig:
-    """Thresholds of batch scoring's per-view quality checks (see docs/quality.md)."""
+    """Thresholds of batch scoring's per-view quality checks (see docs/scoring.md)."""
 
     min_side_px: int = 256  # photos smaller than this (short side) are flagged
-    blur_min: float = 12.0  # variance of the Laplacian on the 512-px grey photo
-    dark_max_fraction: float = 0.35  # share of pixels below 16/255 that flags underexposure
-    bright_max_fraction: float = 0.35  # share above 245/255 that flags overexposure
+    blur_min: float = 12.0  # variance of the Laplacian on the grey photo (long side <= 512 px)
+    dark_max_fraction: float = 0.35  # share of head pixels below 16/255 that flags underexposure
+    bright_max_fraction: float = 0.35  # share of head pixels above 245/255 that flags overexposure
     min_scalp_fraction: float = 0.03  # predicted scalp share of the photo
+    # A view "looks like a profile" when the scalp is under this share of the head (scalp +
+    # skin) and skin sits beside it, off-centre by at least this many scalp widths.
+    profile_max_scalp_share: float = 0.68
+    profile_min_face_offset: float = 0.2
 
 
 @dataclass

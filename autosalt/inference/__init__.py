@@ -1,0 +1,1 @@
+"""Batch scoring of photo folders: the ``infer``, ``merge`` and ``export-onnx`` commands."""

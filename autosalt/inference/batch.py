@@ -1,0 +1,511 @@
+"""``autosalt infer`` (= ``python infer.py``): score folders of scalp photos with a model.
+
+    autosalt infer photos/ --out results/ [--model models/autosalt-default.pt]
+
+Reads a photo folder (contract section 2), lists what it found, then scores visit by visit:
+decode the photos (``--workers`` threads, a few visits ahead), predict masks, run the quality
+checks, turn masks into per-view percents and SALT, and write the visit's outputs::
+
+    OUT/masks/<patient>/<visit>/<view>.png      predicted class ids (contract section 3)
+    OUT/loss/<patient>/<visit>/<view>.png       predicted loss fraction x 255
+    OUT/overlays/<patient>/<visit>/<view>.jpg   photo + scalp outline + loss heat map + %
+    OUT/summaries/<patient>_<visit>.jpg         the four overlays with SALT
+    OUT/annotations/<patient>/<visit>/<view>.json   LabelMe polygons (--export-annotations)
+    OUT/visits/<patient>/<visit>.json           the visit's row; written last = visit done
+
+``OUT/scores.csv`` and ``OUT/scores.json`` are rebuilt from the rows every few visits and at
+the end, and ``OUT/run.json`` records inputs, model, settings, versions, counts and timing.
+Every file is written atomically, so a killed run leaves complete files only and
+``--resume`` continues with the visits that have no record yet. Only one visit's images are
+in memory at a time (plus the prefetched ones), so memory stays flat with study size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import resource
+import sys
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from autosalt import __version__
+from autosalt.config import QualityConfig, load_config
+from autosalt.contract import LOSS_MAP_SCALE, STATUS_ERROR, STATUS_FLAGGED, STATUS_OK, VIEWS
+from autosalt.fileio import (
+    DEFAULT_MAX_PIXELS,
+    InputError,
+    format_cell,
+    read_photo,
+    write_csv_atomic,
+    write_jpeg_atomic,
+    write_json_atomic,
+    write_png_atomic,
+)
+from autosalt.inference.labelme import labelme_document
+from autosalt.inference.overlays import view_overlay, visit_summary
+from autosalt.inference.quality import check_left_right, check_view
+from autosalt.layout import Visit, scan_photo_folder
+from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
+from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
+
+DEFAULT_MODEL = Path("models/autosalt-default.pt")
+#: Columns of OUT/scores.csv: the predicted-scores table, the autosalt version, and each
+#: view's quality flag codes (the reasons are in ``flags``).
+SCORE_COLUMNS: tuple[str, ...] = PREDICTED_COLUMNS + ("version",) + tuple(
+    f"quality_{view}" for view in VIEWS)
+#: Overlays are for a human look: their long side is capped (masks stay full size).
+OVERLAY_MAX_SIDE = 1024
+TABLE_REFRESH_VISITS = 25  # rewrite scores.csv/json after this many newly scored visits
+LIST_LIMIT = 15  # lines of each list shown before the run
+
+
+def safe_text(text: str) -> str:
+    """Names from the file system as printable UTF-8: undecodable bytes become ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` (K counts from 1) -> (K, N)."""
+    if text is None:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected K/N, e.g. 3/10") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: K must be between 1 and N")
+    return index, count
+
+
+def shard_of(visit: Visit, count: int) -> int:
+    """The shard (1..count) a visit belongs to: a hash of its ids, so every job agrees without
+    talking to the others and adding photos never moves an existing visit to another shard."""
+    key = f"{visit.patient}\0{visit.visit}".encode("utf-8", "surrogateescape")
+    return zlib.crc32(key) % count + 1
+
+
+@dataclass
+class Settings:
+    method: str = DEFAULT_METHOD
+    tta: bool = False
+    allow_partial: bool = False
+    export_annotations: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    quality: QualityConfig = field(default_factory=QualityConfig)
+
+
+@dataclass
+class Decoded:
+    photos: dict[str, np.ndarray]
+    errors: list[str]
+
+
+def decode_visit(visit: Visit, max_pixels: int) -> Decoded:
+    """Read a visit's photos; a file that cannot be read becomes an error naming it."""
+    photos, errors = {}, []
+    for view, path in visit.views.items():
+        try:
+            photos[view] = read_photo(path, max_pixels)
+        except InputError as error:
+            errors.append(safe_text(str(error)))
+    return Decoded(photos, errors)
+
+
+class Outputs:
+    """Where one visit's files go under OUT."""
+
+    def __init__(self, out: Path, visit: Visit) -> None:
+        self.out = out
+        self.patient, self.visit = safe_text(visit.patient), safe_text(visit.visit)
+
+    def view_file(self, kind: str, view: str, extension: str) -> Path:
+        return self.out / kind / self.patient / self.visit / f"{view}{extension}"
+
+    @property
+    def summary(self) -> Path:
+        return self.out / "summaries" / f"{self.patient}_{self.visit}.jpg"
+
+    @property
+    def record(self) -> Path:
+        return self.out / "visits" / self.patient / f"{self.visit}.json"
+
+
+def _downscale(image: np.ndarray, max_side: int, interpolation: int) -> np.ndarray:
+    scale = max_side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Settings,
+                    out: Path) -> tuple[dict, Callable[[], dict]]:
+    """Predict, check and score one visit.
+
+    Returns its record (row + per-view details) and a function that writes the visit's files
+    and then, last, the record, and returns the record: run it on a writer thread so that
+    encoding and syncing files overlaps with the next visit's prediction.
+    """
+    started = time.perf_counter()
+    names = {view: safe_text(str(path)) for view, path in visit.views.items()}
+    errors = [f"{safe_text(visit.patient)}/{safe_text(visit.visit)}: {problem}"
+              for problem in visit.problems] + decoded.errors
+    flags = []
+    if safe_text(visit.patient) != visit.patient or safe_text(visit.visit) != visit.visit:
+        flags.append("folder or file name is not valid UTF-8 (shown with \\x escapes)")
+    quality_codes: dict[str, list[str]] = {view: [] for view in VIEWS}
+    details: dict[str, dict] = {view: {"file": name} for view, name in names.items()}
+    values: dict[str, float | None] = {}
+    can_score = not errors and decoded.photos and (settings.allow_partial or not visit.missing_views)
+    outputs = Outputs(out, visit)
+    row_errors = list(errors)
+    if not errors and visit.missing_views and not settings.allow_partial:
+        row_errors.append(f"missing views: {', '.join(visit.missing_views)} (use --allow-partial "
+                          "to score from the views present)")
+    if can_score:
+        views = [view for view in VIEWS if view in decoded.photos]
+        predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta)
+        masks = {view: p.mask for view, p in zip(views, predictions)}
+        losses = {view: p.loss for view, p in zip(views, predictions)}
+        for view, prediction in zip(views, predictions):
+            for flag in check_view(decoded.photos[view], prediction.mask, view, settings.quality):
+                flags.append(f"{names[view]}: {flag.reason}")
+                quality_codes[view].append(flag.code)
+            details[view]["confidence"] = round(prediction.confidence, 4)
+        swap = check_left_right(masks, settings.quality)
+        if swap is not None:
+            flags.append(swap.reason)
+            quality_codes["left"].append(swap.code)
+            quality_codes["right"].append(swap.code)
+        result = score_visit(masks, losses, names, settings.method)
+        values = result.values
+        row_errors += result.errors
+        flags += result.flags
+    row = score_row(safe_text(visit.patient), safe_text(visit.visit), values, errors=row_errors,
+                    flags=flags, allow_partial=settings.allow_partial, method=settings.method,
+                    model=predictor.model_id)
+    row["version"] = __version__
+    for view in VIEWS:
+        row[f"quality_{view}"] = ";".join(quality_codes[view])
+        if view in details:
+            details[view]["percent"] = values.get(view)
+            details[view]["quality"] = quality_codes[view]
+    record = {"row": row, "views": details, "model": predictor.model_id,
+              "seconds": round(time.perf_counter() - started, 4)}
+
+    def write() -> dict:
+        if can_score:
+            _write_images(visit, decoded, views, predictions, row, settings, outputs)
+        write_json_atomic(outputs.record, record)  # last: the visit counts as done from here on
+        return record
+
+    return record, write
+
+
+def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions: list, row: dict,
+                  settings: Settings, outputs: Outputs) -> None:
+    tiles = {}
+    for view, prediction in zip(views, predictions):
+        write_png_atomic(outputs.view_file("masks", view, ".png"), prediction.mask)
+        loss_png = np.clip(prediction.loss * LOSS_MAP_SCALE + 0.5, 0, 255).astype(np.uint8)
+        write_png_atomic(outputs.view_file("loss", view, ".png"), loss_png)
+        photo = _downscale(decoded.photos[view], OVERLAY_MAX_SIDE, cv2.INTER_AREA)
+        mask = _downscale(prediction.mask, OVERLAY_MAX_SIDE, cv2.INTER_NEAREST)
+        loss = _downscale(prediction.loss, OVERLAY_MAX_SIDE, cv2.INTER_AREA)
+        percent = row.get(view)
+        label = f"{view} {percent:.1f}%" if percent is not None else f"{view} n/a"
+        flagged = bool(row[f"quality_{view}"])
+        tiles[view] = view_overlay(photo, mask, loss, label + (" (!)" if flagged else ""), flagged)
+        write_jpeg_atomic(outputs.view_file("overlays", view, ".jpg"), tiles[view], quality=90)
+        if settings.export_annotations == "labelme":
+            json_path = outputs.view_file("annotations", view, ".json")
+            write_json_atomic(json_path, labelme_document(prediction.mask, visit.views[view], json_path))
+    if row["salt"] is not None:
+        title = (f"{row['patient']} / {row['visit']}   SALT {row['salt']:.1f}   "
+                 f"{row['severity_s']}   AA-IGA {row['aa_iga']}   {row['status']}")
+    else:
+        title = f"{row['patient']} / {row['visit']}   SALT not scored   {row['status']}"
+    write_jpeg_atomic(outputs.summary, visit_summary(tiles, title, row["status"]), quality=85)
+
+
+def load_record(path: Path, visit: Visit, model_id: str) -> dict | None:
+    """A finished visit's record, if it exists, is readable, matches the visit and the model
+    and is not an error (errors are retried: the file may have been fixed)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        row = record["row"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (row.get("patient"), row.get("visit")) != (safe_text(visit.patient), safe_text(visit.visit)):
+        return None
+    if record.get("model") != model_id or row.get("status") == STATUS_ERROR:
+        return None
+    return record
+
+
+def write_tables(out: Path, records: list[dict], model_id: str, method: str) -> None:
+    rows = [record["row"] for record in records]
+    write_csv_atomic(out / "scores.csv", rows, SCORE_COLUMNS)
+    json_rows = []
+    for record in records:
+        row = {column: record["row"].get(column) for column in SCORE_COLUMNS}
+        for column in ("salt", *VIEWS):
+            if row[column] is not None:
+                row[column] = round(float(row[column]), 2)
+        json_rows.append({**row, "views": record.get("views", {})})
+    write_json_atomic(out / "scores.json", {
+        "autosalt_version": __version__, "model": model_id, "method": method,
+        "columns": list(SCORE_COLUMNS), "rows": json_rows})
+
+
+def _versions(backend: str) -> dict:
+    import PIL
+    import torch
+
+    versions = {"autosalt": __version__, "python": platform.python_version(), "numpy": np.__version__,
+                "torch": torch.__version__, "opencv": cv2.__version__, "pillow": PIL.__version__}
+    if backend == "onnxruntime":
+        import onnxruntime
+
+        versions["onnxruntime"] = onnxruntime.__version__
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_predictor(model: Path, backend: str, precision: str, out: Path):
+    """The predictor for ``--backend``; a checkpoint given to onnxruntime is exported first."""
+    from autosalt.model.checkpoint import CheckpointError
+
+    if not model.exists():
+        hint = (" The default model is not in this checkout yet: train one with "
+                "'autosalt train' (see docs/training.md) and copy its best.pt there, or pass "
+                "--model PATH." if model == DEFAULT_MODEL else "")
+        raise FileNotFoundError(f"{model}: model not found.{hint}")
+    try:
+        if backend == "onnxruntime":
+            from autosalt.inference.onnx_backend import OnnxPredictor, export_onnx
+
+            if model.suffix != ".onnx":
+                model = export_onnx(model, out / "model.onnx")
+            return OnnxPredictor(model), model
+        from autosalt.model.predictor import Predictor
+
+        return Predictor(model, bf16=precision == "bf16", channels_last=True), model
+    except CheckpointError as error:
+        raise ValueError(str(error)) from None
+
+
+def _print_list(title: str, items: list[str]) -> None:
+    if not items:
+        return
+    print(f"{title} ({len(items)}):")
+    for item in items[:LIST_LIMIT]:
+        print(f"  {safe_text(item)}")
+    if len(items) > LIST_LIMIT:
+        print(f"  ... and {len(items) - LIST_LIMIT} more")
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: bool = False,
+          workers: int = 1, shard: tuple[int, int] | None = None, progress: bool = True,
+          run_info: dict | None = None) -> list[dict]:
+    """Score every visit of ``photos`` (this shard's share) into ``out``; returns the records."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    if _is_within(out, photos):
+        raise ValueError(f"{out}: output folder is inside the input folder {photos}; the input "
+                         "is never written, choose another --out")
+    scan = scan_photo_folder(photos)
+    visits = scan.visits
+    print(f"found {safe_text(str(photos))}: {scan.summary()}")
+    _print_list("visits with missing views", [
+        f"{v.patient}/{v.visit}: missing {', '.join(v.missing_views)}" for v in visits if v.missing_views])
+    _print_list("visits with duplicate or ambiguous files", [
+        f"{v.patient}/{v.visit}: {'; '.join(v.problems)}" for v in visits if v.problems])
+    _print_list("skipped", scan.skipped)
+    if shard is not None:
+        visits = [visit for visit in visits if shard_of(visit, shard[1]) == shard[0]]
+        print(f"shard {shard[0]}/{shard[1]}: {len(visits)} of {len(scan.visits)} visits")
+    out.mkdir(parents=True, exist_ok=True)
+    run_info = dict(run_info or {})
+    run_info.update({
+        "inputs": {"photos": safe_text(str(photos.resolve())), "visits_found": len(scan.visits),
+                   "visits_in_shard": len(visits), "skipped": [safe_text(s) for s in scan.skipped]},
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "status": "running"})
+    write_json_atomic(out / "run.json", run_info)
+
+    records: list[dict | None] = [None] * len(visits)
+    todo = []
+    for index, visit in enumerate(visits):
+        record = load_record(Outputs(out, visit).record, visit, predictor.model_id) if resume else None
+        if record is None:
+            todo.append(index)
+        else:
+            records[index] = record
+    resumed = len(visits) - len(todo)
+    if resume:
+        print(f"resume: {resumed} visits already done, {len(todo)} to score")
+
+    def finished() -> list[dict]:
+        return [record for record in records if record is not None]
+
+    seconds_scoring = 0.0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
+            ThreadPoolExecutor(max_workers=1) as writer, \
+            tqdm(total=len(todo), desc="infer", unit="visit", disable=not progress) as bar:
+        decoding: deque = deque()  # (index, future of Decoded), in visit order
+        writing: deque = deque()  # (index, future of the record), in visit order
+        queue = iter(todo)
+        prefetch = max(1, workers) + 1  # visits decoded ahead; bounds memory
+
+        def submit_next() -> None:
+            index = next(queue, None)
+            if index is not None:
+                decoding.append((index, pool.submit(decode_visit, visits[index], settings.max_pixels)))
+
+        def finish_oldest() -> None:
+            index, future = writing.popleft()
+            records[index] = future.result()
+            bar.update(1)
+
+        for _ in range(prefetch):
+            submit_next()
+        since_refresh = 0
+        while decoding:
+            index, future = decoding.popleft()
+            decoded = future.result()
+            submit_next()
+            start = time.perf_counter()
+            _, write = score_one_visit(visits[index], decoded, predictor, settings, out)
+            seconds_scoring += time.perf_counter() - start
+            del decoded
+            writing.append((index, writer.submit(write)))
+            while len(writing) > 1:  # at most one visit's images wait for the disk
+                finish_oldest()
+            since_refresh += 1
+            if since_refresh >= TABLE_REFRESH_VISITS:
+                write_tables(out, finished(), predictor.model_id, settings.method)
+                since_refresh = 0
+        while writing:
+            finish_oldest()
+
+    done = finished()
+    write_tables(out, done, predictor.model_id, settings.method)
+    statuses = [record["row"]["status"] for record in done]
+    elapsed = time.perf_counter() - started
+    run_info.update({
+        "status": "complete", "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": {"visits": len(done), "scored_now": len(todo), "resumed": resumed,
+                   **{status: statuses.count(status)
+                      for status in (STATUS_OK, STATUS_FLAGGED, STATUS_ERROR)},
+                   "files_skipped": len(scan.skipped)},
+        "timing": {"seconds_total": round(elapsed, 3),
+                   "seconds_per_scored_visit": round(elapsed / len(todo), 4) if todo else None,
+                   "seconds_scoring_per_visit": round(seconds_scoring / len(todo), 4) if todo else None,
+                   "peak_rss_mb": round(peak_rss_mb(), 1)}})
+    write_json_atomic(out / "run.json", run_info)
+    return done
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("photos", type=Path, help="photo folder: PHOTOS/<patient>/<visit>/<view>.jpg "
+                                                  "or PHOTOS/<patient>_<visit>_<view>.jpg")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help=f"checkpoint (.pt) or exported .onnx (default: {DEFAULT_MODEL})")
+    parser.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,
+                        help=f"masks -> per-view percent (default: {DEFAULT_METHOD})")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="torch (default) or onnxruntime (a .pt model is exported to OUT/model.onnx)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="torch backend: fp32 (default) or bf16 autocast")
+    parser.add_argument("--tta", action="store_true", help="average with the mirrored photo's prediction")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="score visits with missing views from the views present (flagged)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip visits already written in OUT (by the same model)")
+    parser.add_argument("--workers", type=int, default=1, help="photo-decoding threads (default 1)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="score only shard K of N (K from 1, e.g. $((SLURM_ARRAY_TASK_ID+1))/N); "
+                             "join the shards' tables with 'autosalt merge'")
+    parser.add_argument("--export-annotations", choices=("labelme",),
+                        help="also write predictions as LabelMe polygons under OUT/annotations/")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help=f"refuse photos above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--config", type=Path, help="YAML config (its quality: section sets thresholds)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set quality.blur_min=20 (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    config = load_config(args.config, args.overrides)
+    shard = parse_shard(args.shard)
+    if not args.photos.is_dir():
+        raise FileNotFoundError(f"{args.photos}: photo folder not found")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    predictor, model_path = load_predictor(args.model, args.backend, args.precision, args.out)
+    settings = Settings(method=args.method, tta=args.tta, allow_partial=args.allow_partial,
+                        export_annotations=args.export_annotations, max_pixels=args.max_pixels,
+                        quality=config.quality)
+    run_info = {
+        "command": "autosalt infer", "model": {
+            "path": safe_text(str(model_path)), "id": predictor.model_id, "sha256": _sha256(model_path),
+            "input_size": predictor.input_size, "metrics": predictor.metrics},
+        "settings": {"method": args.method, "backend": args.backend, "precision": args.precision,
+                     "tta": args.tta, "allow_partial": args.allow_partial, "resume": args.resume,
+                     "workers": args.workers, "torch_threads": torch.get_num_threads(),
+                     "shard": args.shard, "export_annotations": args.export_annotations,
+                     "max_pixels": args.max_pixels, "quality": vars(config.quality)},
+        "versions": _versions(args.backend)}
+    records = infer(args.photos, args.out, predictor, settings, resume=args.resume,
+                    workers=args.workers, shard=shard, progress=not args.quiet, run_info=run_info)
+    return print_summary(args.out, records)
+
+
+def print_summary(out: Path, records: list[dict]) -> int:
+    """The end-of-run summary; exit code 0 when every row is ok or flagged."""
+    rows = [record["row"] for record in records]
+    counts = {status: sum(row["status"] == status for row in rows)
+              for status in (STATUS_OK, STATUS_FLAGGED, STATUS_ERROR)}
+    print(f"wrote {out / 'scores.csv'}: {len(rows)} visits, {counts[STATUS_OK]} ok, "
+          f"{counts[STATUS_FLAGGED]} flagged, {counts[STATUS_ERROR]} error")
+    for row in rows:
+        if row["status"] == STATUS_ERROR:
+            print(f"  error {row['patient']}/{row['visit']}: {format_cell(row['flags'])}", file=sys.stderr)
+    if not rows:
+        print("no visits to score", file=sys.stderr)
+    return 0 if rows and not counts[STATUS_ERROR] else 1

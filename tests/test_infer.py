@@ -1,0 +1,283 @@
+"""``autosalt infer`` end to end on tiny synthetic photos with a tiny random model."""
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autosalt.cli import main
+from autosalt.inference.batch import SCORE_COLUMNS, Settings, infer, parse_shard
+from autosalt.model.checkpoint import make_checkpoint, save_checkpoint
+from autosalt.model.factory import create_model
+from autosalt.model.predictor import Predictor
+from autosalt.synth.generate import SynthOptions, generate
+
+VIEWS = ("top", "left", "right", "back")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    model = create_model("unet", "mobilenet_v2", pretrained=False)
+    save_checkpoint(path, make_checkpoint(model, {"arch": "unet", "encoder": "mobilenet_v2"},
+                                          input_size=64, config={}, model_id="tiny"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model):
+    return Predictor(tiny_model, bf16=False)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    generate(root, patients=2, visits=3, seed=2, options=SynthOptions(size=(96, 128)), workers=1,
+             progress=False)
+    return root
+
+
+def tree_hashes(root: Path) -> dict:
+    return {os.fsencode(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in root.rglob("*") if path.is_file()}
+
+
+def read_rows(path: Path) -> dict:
+    with open(path, encoding="utf-8") as stream:
+        return {(row["patient"], row["visit"]): row for row in csv.DictReader(stream)}
+
+
+def copy_visit(synth: Path, source: str, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for view in VIEWS:
+        shutil.copy(synth / "photos" / source / f"{view}.jpg", target / f"{view}.jpg")
+
+
+def test_scores_a_folder_and_writes_every_output(synth, predictor, tmp_path, capsys):
+    out = tmp_path / "out"
+    before = tree_hashes(synth / "photos")
+    records = infer(synth / "photos", out, predictor, Settings(export_annotations="labelme"),
+                    progress=False)
+    assert tree_hashes(synth / "photos") == before
+    assert "2 patients, 6 visits" in capsys.readouterr().out
+    rows = read_rows(out / "scores.csv")
+    assert len(rows) == len(records) == 6
+    header = (out / "scores.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert tuple(header) == SCORE_COLUMNS
+    row = rows[("P001", "week00")]
+    assert row["status"] in ("ok", "flagged") and row["model"] == "tiny"
+    values = {view: float(row[view]) for view in VIEWS}
+    expected = 0.40 * values["top"] + 0.18 * (values["left"] + values["right"]) + 0.24 * values["back"]
+    assert abs(float(row["salt"]) - expected) < 0.02
+    assert "low_resolution" in row["quality_top"]  # 96x128 photos are below 256 px
+    for kind, extension in (("masks", "png"), ("loss", "png"), ("overlays", "jpg"),
+                            ("annotations", "json")):
+        assert len(list((out / kind).rglob(f"*.{extension}"))) == 24, kind
+    mask = np.asarray(Image.open(out / "masks/P001/week00/top.png"))
+    assert mask.shape == (96, 128) and set(np.unique(mask)) <= {0, 1, 2, 3}
+    assert Image.open(out / "summaries/P001_week00.jpg").size[0] > 4 * 128
+    labelme = json.loads((out / "annotations/P001/week00/top.json").read_text())
+    assert labelme["imageHeight"] == 96 and labelme["imageData"] is None
+    assert (out / "annotations/P001/week00" / labelme["imagePath"]).resolve() == \
+        (synth / "photos/P001/week00/top.jpg").resolve()
+    document = json.loads((out / "scores.json").read_text())
+    assert document["model"] == "tiny" and len(document["rows"]) == 6
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_labelme_polygons_cover_the_mask():
+    from autosalt.inference.labelme import mask_to_shapes
+
+    mask = np.zeros((100, 100), np.uint8)
+    mask[10:60, 20:80] = 2
+    mask[30:40, 30:40] = 3
+    shapes = mask_to_shapes(mask)
+    assert sorted(shape["label"] for shape in shapes) == ["scalp_hair", "scalp_loss"]
+    loss = next(shape for shape in shapes if shape["label"] == "scalp_loss")
+    points = np.array(loss["points"])
+    assert points.min(axis=0).tolist() == [30, 30] and points.max(axis=0).tolist() == [39, 39]
+
+
+def _save(path: Path, image: Image.Image, **kwargs) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+
+
+def build_bad_folder(synth: Path, root: Path) -> dict:
+    """Every bad-input case of issue 6; returns visit -> the text its row must contain."""
+    good = synth / "photos/P001/week00"
+    photo = Image.open(good / "top.jpg").convert("RGB")
+    copy_visit(synth, "P001/week00", root / "G1" / "v1")
+    copy_visit(synth, "P002/week00", root / "G2" / "v1")
+    expect_error = {}
+
+    def bad(name: str, filename: str, data: bytes, reason: str) -> None:
+        copy_visit(synth, "P001/week00", root / name / "v1")
+        (root / name / "v1" / "top.jpg").unlink()
+        (root / name / "v1" / filename).write_bytes(data)
+        expect_error[name] = reason
+
+    jpeg = (good / "top.jpg").read_bytes()
+    bad("corrupt", "top.jpg", jpeg[:20] + bytes(range(256)) * 8, "top.jpg")
+    bad("truncated", "top.jpg", jpeg[: len(jpeg) // 2], "corrupt or truncated")
+    bad("empty", "top.jpg", b"", "empty (0 bytes)")
+    bad("text", "top.png", b"patient notes, not a photo\n", "not an image")
+    copy_visit(synth, "P001/week00", root / "huge" / "v1")
+    _save(root / "huge/v1/top.png", Image.new("RGB", (3000, 2000), (90, 80, 70)))
+    (root / "huge/v1/top.jpg").unlink()
+    expect_error["huge"] = "above the 5 MP limit"
+    copy_visit(synth, "P001/week00", root / "dup" / "v1")
+    _save(root / "dup/v1/top.png", photo)
+    expect_error["dup"] = "duplicate top view"
+    copy_visit(synth, "P001/week00", root / "missing" / "v1")
+    (root / "missing/v1/back.jpg").unlink()
+    expect_error["missing"] = "missing views: back"
+    # Unusual but readable photos are scored.
+    readable = {"gray": lambda p: _save(p.with_suffix(".png"), photo.convert("L")),
+                "sixteen": lambda p: _save(p.with_suffix(".png"), Image.fromarray(
+                    np.asarray(photo.convert("L"), np.uint16) * 257)),
+                "cmyk": lambda p: _save(p, photo.convert("CMYK")),
+                "alpha": lambda p: _save(p.with_suffix(".png"), photo.convert("RGBA")),
+                "exif": lambda p: _save(p, photo.transpose(Image.Transpose.ROTATE_90),
+                                        exif=_rotation_exif(photo, 6))}
+    for name, write in readable.items():
+        copy_visit(synth, "P001/week00", root / name / "v1")
+        (root / name / "v1" / "top.jpg").unlink()
+        write(root / name / "v1" / "top.jpg")
+    copy_visit(synth, "P002/week04", Path(os.fsdecode(os.fsencode(root) + b"/P\xe9") + "/v1"))
+    (root / "unreadable").mkdir()
+    (root / "unreadable" / "v1").mkdir()
+    (root / "notes.txt").write_text("not a photo")
+    return expect_error
+
+
+def _rotation_exif(image: Image.Image, orientation: int):
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def test_bad_input_folder_completes_with_reasons(synth, predictor, tmp_path):
+    photos = tmp_path / "bad"
+    expect_error = build_bad_folder(synth, photos)
+    os.chmod(photos / "unreadable", 0)
+    try:
+        before = tree_hashes(photos)
+        records = infer(photos, tmp_path / "out", predictor, Settings(max_pixels=5_000_000),
+                        progress=False)
+        assert tree_hashes(photos) == before
+    finally:
+        os.chmod(photos / "unreadable", 0o755)
+    rows = {row["patient"]: row for row in (record["row"] for record in records)}
+    for name, reason in expect_error.items():
+        assert rows[name]["status"] == "error", name
+        assert reason in rows[name]["flags"], (name, rows[name]["flags"])
+        assert rows[name]["salt"] is None
+    for name in ("G1", "G2", "gray", "sixteen", "cmyk", "alpha", "exif", "P\\xe9"):
+        assert rows[name]["status"] in ("ok", "flagged"), (name, rows[name]["flags"])
+        assert rows[name]["salt"] is not None
+    assert "not valid UTF-8" in rows["P\\xe9"]["flags"]
+    run = json.loads((tmp_path / "out/run.json").read_text())
+    assert any("notes.txt" in reason for reason in run["inputs"]["skipped"])
+    if os.geteuid() != 0:  # root reads any folder
+        assert any("unreadable" in reason for reason in run["inputs"]["skipped"])
+    assert rows["exif"]["top"] is not None
+    table = read_rows(tmp_path / "out/scores.csv")
+    assert len(table) == len(rows) == len(expect_error) + 8
+    # The good visits are scored exactly as in a clean run.
+    clean = tmp_path / "clean"
+    copy_visit(synth, "P001/week00", clean / "G1" / "v1")
+    copy_visit(synth, "P002/week00", clean / "G2" / "v1")
+    infer(clean, tmp_path / "clean_out", predictor, Settings(), progress=False)
+    clean_table = read_rows(tmp_path / "clean_out/scores.csv")
+    for key in (("G1", "v1"), ("G2", "v1")):
+        assert {k: v for k, v in table[key].items() if k != "flags"} == \
+            {k: v for k, v in clean_table[key].items() if k != "flags"}
+    assert (tmp_path / "out/masks/G1/v1/top.png").read_bytes() == \
+        (tmp_path / "clean_out/masks/G1/v1/top.png").read_bytes()
+
+
+def test_cli_exit_code_and_summary(synth, tiny_model, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    copy_visit(synth, "P001/week00", photos / "A" / "v1")
+    assert main(["infer", str(photos), "--out", str(tmp_path / "ok"), "--model", str(tiny_model),
+                 "--quiet"]) == 0
+    (photos / "A" / "v1" / "left.jpg").write_bytes(b"")
+    assert main(["infer", str(photos), "--out", str(tmp_path / "bad"), "--model", str(tiny_model),
+                 "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "1 visits, 0 ok, 0 flagged, 1 error" in captured.out
+    assert "left.jpg: file is empty" in captured.err
+    run = json.loads((tmp_path / "bad/run.json").read_text())
+    assert run["status"] == "complete" and run["counts"]["error"] == 1
+    assert run["model"]["id"] == "tiny" and "torch" in run["versions"]
+
+
+def test_missing_model_and_output_inside_input(synth, tmp_path, capsys):
+    assert main(["infer", str(synth / "photos"), "--out", str(tmp_path / "o"), "--quiet",
+                 "--model", str(tmp_path / "nope.pt")]) == 2
+    assert "model not found" in capsys.readouterr().err
+    assert main(["infer", str(synth / "photos"), "--out", str(synth / "photos/out"),
+                 "--model", str(tmp_path / "nope.pt")]) == 2
+
+
+def test_partial_visits_only_when_allowed(synth, predictor, tmp_path):
+    photos = tmp_path / "photos"
+    copy_visit(synth, "P001/week00", photos / "A" / "v1")
+    (photos / "A/v1/right.jpg").unlink()
+    (row,) = (r["row"] for r in infer(photos, tmp_path / "a", predictor, Settings(), progress=False))
+    assert row["status"] == "error"
+    (row,) = (r["row"] for r in infer(photos, tmp_path / "b", predictor,
+                                      Settings(allow_partial=True), progress=False))
+    assert row["status"] == "flagged" and "partial visit" in row["flags"] and row["salt"] is not None
+
+
+def test_resume_after_kill_gives_the_same_table(synth, tiny_model, tmp_path):
+    command = [sys.executable, "-m", "autosalt", "infer", str(synth / "photos"), "--model",
+               str(tiny_model), "--quiet"]
+    subprocess.run(command + ["--out", str(tmp_path / "full")], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    process = subprocess.Popen(command + ["--out", str(out)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("visits/*/*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list(out.glob("visits/*/*.json")))
+    assert 2 <= done < 6, "the run must be killed mid-way"
+    if (out / "scores.csv").exists():  # a table left by a killed run is complete, never cut
+        assert len(read_rows(out / "scores.csv")) <= done
+    result = subprocess.run(command + ["--out", str(out), "--resume"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"resume: {done} visits already done, {6 - done} to score" in result.stdout
+    assert (out / "scores.csv").read_bytes() == (tmp_path / "full/scores.csv").read_bytes()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_shards_merge_into_the_full_table(synth, predictor, tiny_model, tmp_path):
+    infer(synth / "photos", tmp_path / "full", predictor, Settings(), progress=False)
+    sizes = []
+    for index in (1, 2, 3):
+        records = infer(synth / "photos", tmp_path / f"shard{index}", predictor, Settings(),
+                        shard=(index, 3), progress=False)
+        sizes.append(len(records))
+    assert sum(sizes) == 6 and max(sizes) < 6
+    assert main(["merge", *(str(tmp_path / f"shard{i}") for i in (1, 2, 3)),
+                 "--out", str(tmp_path / "merged")]) == 0
+    assert (tmp_path / "merged/scores.csv").read_bytes() == (tmp_path / "full/scores.csv").read_bytes()
+    assert main(["merge", str(tmp_path / "shard1"), str(tmp_path / "full"),
+                 "--out", str(tmp_path / "overlap")]) == 2
+    assert parse_shard("2/4") == (2, 4)
+    with pytest.raises(ValueError):
+        parse_shard("0/4")
