@@ -75,8 +75,9 @@ def check_dataset(root: str | Path, split_file: str | Path | None = None) -> Dat
     photos = scan_photo_folder(root / "photos")
     report.errors += [f"masks: {reason}" for reason in masks.skipped]
     report.warnings += [f"photos: {reason}" for reason in photos.skipped]
-    for visit in masks.visits + photos.visits:
-        report.errors += [f"{root}/{visit.patient}/{visit.visit}: {problem}" for problem in visit.problems]
+    for sub, scan in (("masks", masks), ("photos", photos)):
+        report.errors += [f"{root / sub / visit.patient / visit.visit}: {problem}"
+                          for visit in scan.visits for problem in visit.problems]
     photo_visits = {visit.key: visit for visit in photos.visits}
     hashes: dict[str, list[tuple[str, str, str]]] = {}
     for visit in masks.visits:
