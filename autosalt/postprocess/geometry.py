@@ -46,6 +46,16 @@ class Ellipse:
         return np.array([[c, -s], [s, c]]) @ np.diag(self.semi_axes)
 
 
+def transform(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``vectors @ matrix.T`` for many short vectors (N, k), without BLAS.
+
+    A BLAS call on an (N, 2) x (2, 2) product is slow and, on a shared machine, fights for
+    threads; k is at most 3 here, so explicit sums are faster.
+    """
+    return np.stack([sum(matrix[row, col] * vectors[:, col] for col in range(matrix.shape[1]))
+                     for row in range(matrix.shape[0])], axis=1)
+
+
 class FitError(ValueError):
     """The silhouette does not give a usable ellipse."""
 
@@ -137,12 +147,12 @@ def cast_rays(camera: OrthoCamera, semi_axes: np.ndarray, plane_points: np.ndarr
     origins = plane_points[:, :1] * camera.right + plane_points[:, 1:] * camera.down
     # |o + t d|_S^2 = 1: a t^2 + 2 b t + c = 0; the camera-side root is the larger t.
     a = d @ (shape * d)
-    b = origins @ (shape * d)
+    b = transform((shape * d)[None, :], origins)[:, 0]
     c = np.einsum("ij,ij->i", origins * shape, origins) - 1.0
     t = (-b + np.sqrt(np.maximum(b * b - a * c, 0.0))) / a
     points = origins + t[:, None] * d
     normals = points * shape
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    normals /= np.sqrt((normals ** 2).sum(axis=1, keepdims=True))
     return points, normals
 
 

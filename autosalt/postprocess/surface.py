@@ -40,6 +40,7 @@ from autosalt.postprocess.geometry import (
     cast_rays,
     fit_ellipse,
     silhouette_basis,
+    transform,
 )
 from autosalt.postprocess.pixel import pixel_loss_fraction, pixel_view_percent, scalp_pixels
 from autosalt.postprocess.visit import VisitValues
@@ -113,7 +114,7 @@ def _silhouette_points(mask: np.ndarray) -> np.ndarray:
 
 def _normalised(ellipse: Ellipse, xy: np.ndarray) -> np.ndarray:
     """Coordinates (N, 2) in the ellipse's unit disk."""
-    return (xy - ellipse.centre) @ np.linalg.inv(ellipse.basis()).T
+    return transform(np.linalg.inv(ellipse.basis()), xy - ellipse.centre)
 
 
 def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
@@ -133,21 +134,23 @@ def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
     x0, y0 = np.floor(ellipse.centre - major).astype(int)
     x1, y1 = np.ceil(ellipse.centre + major).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    ys, xs = np.mgrid[y0:y1, x0:x1]
+    ys, xs = np.mgrid[y0:y1:2, x0:x1:2]  # every second pixel is plenty for a fraction
     xy = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)
-    inside = np.linalg.norm(_normalised(ellipse, xy), axis=1) < 0.9
-    labels = mask[y0:y1, x0:x1].ravel()[inside]
+    unit = _normalised(ellipse, xy)
+    inside = np.hypot(unit[:, 0], unit[:, 1]) < 0.9
+    labels = mask[y0:y1:2, x0:x1:2].ravel()[inside]
     holes = np.mean((labels == CLASS_BACKGROUND) | (labels == CLASS_IGNORE)) if labels.size else 1.0
     if holes > MAX_HOLES:
         raise PoorFit(f"{100 * holes:.0f}% of the head is hidden or unlabelled")
     unit = _normalised(ellipse, silhouette)
-    residual = float(np.median(np.abs(np.linalg.norm(unit, axis=1) - 1.0)))
+    residual = float(np.median(np.abs(np.hypot(unit[:, 0], unit[:, 1]) - 1.0)))
     if residual > MAX_SILHOUETTE_RESIDUAL:
         raise PoorFit(f"scalp outline is not elliptic (residual {residual:.2f})")
     sectors = np.unique((np.arctan2(unit[:, 1], unit[:, 0]) // (np.pi / 18)).astype(int))
     if len(sectors) / 36 < MIN_ARC_COVERAGE:
         raise PoorFit(f"scalp outline seen over only {10 * len(sectors)} deg of the head")
-    outside = np.mean(np.linalg.norm(_normalised(ellipse, scalp_xy), axis=1) > 1.05)
+    unit = _normalised(ellipse, scalp_xy)
+    outside = np.mean(unit[:, 0] ** 2 + unit[:, 1] ** 2 > 1.05 ** 2)
     if outside > MAX_SCALP_OUTSIDE:
         raise PoorFit(f"{100 * outside:.0f}% of the scalp lies outside the fitted head outline")
 
@@ -163,7 +166,8 @@ def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.
     """
     ys, xs = np.nonzero(mask == CLASS_SKIN)
     skin_xy = np.stack([xs + 0.5, ys + 0.5], 1)
-    radius = np.linalg.norm(_normalised(ellipse, skin_xy), axis=1)
+    unit = _normalised(ellipse, skin_xy)
+    radius = np.hypot(unit[:, 0], unit[:, 1])
     size = ellipse.semi_axes[0]
     if view == "top":
         inner, outer = radius < 0.97, (radius > 1.0) & (radius < 1.3)
@@ -238,8 +242,8 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
     model_basis = silhouette_basis(camera, semi)
     image_basis = ellipse.basis()
     if view == "top":
-        # Nose shown up in the model image; both ways round along the head's long axis if unknown.
-        model_ref = np.array([0.0, -1.0])
+        # The nose in the model image; both ways round along the head's long axis if unknown.
+        model_ref = np.array([camera.right[1], camera.down[1]])
         if face is None:
             notes.append("front of the head not found (no forehead skin): both ways averaged")
             major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
@@ -248,7 +252,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
             guesses = [(face, 1.0)]
         mirror_guesses = [False]
     else:
-        model_ref = np.array([0.0, -1.0])  # head up = image up
+        model_ref = np.array([camera.right[2], camera.down[2]])  # head up = image up
         guesses = [(np.array([0.0, -1.0]), 1.0)]
         # The model's face side: +right is the nose for a left profile.
         expected = np.sign(camera.right[1]) if view != "back" else 0.0
@@ -269,12 +273,12 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         inverse = np.linalg.inv(basis)
         rotation = _rotation_to(inverse @ ref, np.linalg.inv(model_basis) @ model_ref)
         to_unit = rotation @ inverse  # image px (relative to centre) -> unit disk of the model
-        unit = (scalp_xy - ellipse.centre) @ to_unit.T
-        radius = np.linalg.norm(unit, axis=1)
+        unit = transform(to_unit, scalp_xy - ellipse.centre)
+        radius = np.hypot(unit[:, 0], unit[:, 1])
         unit *= (np.minimum(radius, 0.999) / np.maximum(radius, 1e-12))[:, None]
         radius = np.minimum(radius, 0.999)
-        points, normals = cast_rays(camera, semi, unit @ model_basis.T)
-        cosine = np.clip(normals @ camera.toward, 1e-6, 1.0)
+        points, normals = cast_rays(camera, semi, transform(model_basis, unit))
+        cosine = np.clip(transform(camera.toward[None, :], normals)[:, 0], 1e-6, 1.0)
         cm2_per_px = abs(np.linalg.det(model_basis @ to_unit))
         half_pixel = 0.5 / ellipse.semi_axes[1]
         area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel)
@@ -287,10 +291,10 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
 
 def _blend_weights(normals: np.ndarray, own: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
     """Share (N,) of each point that this photo contributes, given all photos' directions."""
-    own_visibility = np.clip(normals @ own, 0.0, None) ** BLEND_POWER + 1e-6
+    own_visibility = np.clip(transform(own[None, :], normals)[:, 0], 0.0, None) ** BLEND_POWER + 1e-6
     total = own_visibility.copy()
     for direction in others:
-        total += np.clip(normals @ direction, 0.0, None) ** BLEND_POWER + 1e-6
+        total += np.clip(transform(direction[None, :], normals)[:, 0], 0.0, None) ** BLEND_POWER + 1e-6
     return own_visibility / total
 
 
