@@ -198,7 +198,7 @@ def _rotation_to(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def _radial_average_factor(radius: np.ndarray, half_pixel: float) -> np.ndarray:
+def _radial_average_factor(radius: np.ndarray, half_pixel: np.ndarray) -> np.ndarray:
     """Mean of 1/sqrt(1 - r^2) over a pixel's radial extent, divided by its centre value.
 
     A sphere's area factor 1/cos grows without bound at the rim; averaging it over the pixel
@@ -280,7 +280,11 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         points, normals = cast_rays(camera, semi, transform(model_basis, unit))
         cosine = np.clip(transform(camera.toward[None, :], normals)[:, 0], 1e-6, 1.0)
         cm2_per_px = abs(np.linalg.det(model_basis @ to_unit))
-        half_pixel = 0.5 / ellipse.semi_axes[1]
+        # Half the range of the normalised radius over a pixel: |d radius / d x| + |d radius / d y|
+        # halved, the gradient being to_unit^T (unit / radius).
+        direction = unit / np.maximum(radius, 1e-9)[:, None]
+        gradient = transform(to_unit.T, direction)
+        half_pixel = 0.5 * (np.abs(gradient[:, 0]) + np.abs(gradient[:, 1]))
         area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel)
         area = np.minimum(area, cm2_per_px / np.cos(np.radians(MAX_RIM_ANGLE_DEG)))
         samples.append(SurfaceSamples(points, normals, area, loss, camera,
