@@ -161,10 +161,7 @@ def test_area_weights_integrate_to_visible_surface(semi_cm, toward, up):
     visible = surface_percent(SEMI, lambda p: np.ones(len(p), bool),
                               lambda p: (p / SEMI ** 2) @ nominal > 0) / 100
     full = _ellipsoid_area(SEMI)
-    # Rim pixels are weighted by the pixel-averaged 1/cos; the rest of the shortfall is the
-    # half pixel of rim that no pixel centre falls in (measured: 2-4% at 40-55 px radii).
-    assert total == pytest.approx(visible * full, rel=0.04)
-    assert total <= visible * full
+    assert total == pytest.approx(visible * full, rel=0.02)
 
 
 def _ellipsoid_area(semi_cm, steps=720):

@@ -99,17 +99,16 @@ class SurfaceSamples:
     weight: float = 1.0  # < 1 when the orientation is unknown and both guesses are kept
 
 
-def _silhouette_points(mask: np.ndarray) -> np.ndarray:
-    """(N, 2) pixel centres (x, y) of scalp pixels with a 4-neighbour that is background or
-    ignore; pixels on the image border do not count (the frame is not the head's outline)."""
+def _silhouette_edge(mask: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): scalp pixels with a 4-neighbour that is background or ignore; pixels
+    on the image border do not count (the frame is not the head's outline)."""
     scalp = scalp_pixels(mask)
     outside = (mask == CLASS_BACKGROUND) | (mask == CLASS_IGNORE)
     edge = np.zeros_like(scalp)
     inner = scalp[1:-1, 1:-1]
     edge[1:-1, 1:-1] = inner & (outside[:-2, 1:-1] | outside[2:, 1:-1] | outside[1:-1, :-2]
                                 | outside[1:-1, 2:])
-    ys, xs = np.nonzero(edge)
-    return np.stack([xs + 0.5, ys + 0.5], axis=1)
+    return edge
 
 
 def _normalised(ellipse: Ellipse, xy: np.ndarray) -> np.ndarray:
@@ -198,15 +197,20 @@ def _rotation_to(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def _radial_average_factor(radius: np.ndarray, half_pixel: np.ndarray) -> np.ndarray:
+def _radial_average_factor(radius: np.ndarray, half_pixel: np.ndarray, on_rim: np.ndarray
+                           ) -> np.ndarray:
     """Mean of 1/sqrt(1 - r^2) over a pixel's radial extent, divided by its centre value.
 
     A sphere's area factor 1/cos grows without bound at the rim; averaging it over the pixel
-    (exactly, for a sphere) makes the weights integrate to the visible surface area.
+    (exactly, for a sphere) makes the weights integrate to the visible surface area. Pixels
+    ``on_rim`` (outermost scalp pixels) also carry the sliver out to the silhouette that no
+    pixel centre falls in: a quarter of the surface seen lies within 3% of the rim.
     """
     r0 = np.clip(radius - half_pixel, 0.0, 1.0)
-    r1 = np.clip(radius + half_pixel, 0.0, 1.0)
-    mean = (np.sqrt(1 - r0 ** 2) - np.sqrt(1 - r1 ** 2)) / np.maximum((r1 ** 2 - r0 ** 2) / 2, 1e-12)
+    r1 = np.where(on_rim, 1.0, np.clip(radius + half_pixel, 0.0, 1.0))
+    own = np.where(on_rim, 2 * half_pixel * radius, (np.clip(radius + half_pixel, 0.0, 1.0) ** 2
+                                                      - r0 ** 2) / 2)
+    mean = (np.sqrt(1 - r0 ** 2) - np.sqrt(1 - r1 ** 2)) / np.maximum(own, 1e-12)
     return mean * np.sqrt(np.maximum(1 - radius ** 2, 1e-12))
 
 
@@ -226,7 +230,10 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
     ys, xs = np.nonzero(scalp)
     scalp_xy = np.stack([xs + 0.5, ys + 0.5], axis=1)
     loss = pixel_loss_fraction(mask, loss_map)[ys, xs].astype(np.float64)
-    silhouette = _silhouette_points(mask)
+    edge = _silhouette_edge(mask)
+    edge_ys, edge_xs = np.nonzero(edge)
+    silhouette = np.stack([edge_xs + 0.5, edge_ys + 0.5], axis=1)
+    on_edge = edge[ys, xs]
     try:
         fitted = fit_ellipse(silhouette)
     except FitError as error:
@@ -280,12 +287,13 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         points, normals = cast_rays(camera, semi, transform(model_basis, unit))
         cosine = np.clip(transform(camera.toward[None, :], normals)[:, 0], 1e-6, 1.0)
         cm2_per_px = abs(np.linalg.det(model_basis @ to_unit))
-        # Half the range of the normalised radius over a pixel: |d radius / d x| + |d radius / d y|
-        # halved, the gradient being to_unit^T (unit / radius).
+        # Half a pixel in normalised radius: half the length of the radius's image gradient,
+        # to_unit^T (unit / radius) (1 / 2R on a circle of R pixels).
         direction = unit / np.maximum(radius, 1e-9)[:, None]
         gradient = transform(to_unit.T, direction)
-        half_pixel = 0.5 * (np.abs(gradient[:, 0]) + np.abs(gradient[:, 1]))
-        area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel)
+        half_pixel = 0.5 * np.hypot(gradient[:, 0], gradient[:, 1])
+        on_rim = on_edge & (radius + 3 * half_pixel > 1.0)
+        area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel, on_rim)
         area = np.minimum(area, cm2_per_px / np.cos(np.radians(MAX_RIM_ANGLE_DEG)))
         samples.append(SurfaceSamples(points, normals, area, loss, camera,
                                       1.0 / len(hypotheses)))
