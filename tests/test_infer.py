@@ -242,13 +242,12 @@ def test_partial_visits_only_when_allowed(synth, predictor, tmp_path):
     assert row["status"] == "flagged" and "partial visit" in row["flags"] and row["salt"] is not None
 
 
-def test_resume_after_kill_gives_the_same_table(synth, tiny_model, tmp_path):
-    command = [sys.executable, "-m", "autosalt", "infer", str(synth / "photos"), "--model",
-               str(tiny_model), "--quiet"]
-    subprocess.run(command + ["--out", str(tmp_path / "full")], check=True, capture_output=True)
+def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tmp_path, capsys):
+    infer(synth / "photos", tmp_path / "full", predictor, Settings(), progress=False)
     out = tmp_path / "killed"
-    process = subprocess.Popen(command + ["--out", str(out)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "autosalt", "infer", str(synth / "photos"),
+                                "--model", str(tiny_model), "--quiet", "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while len(list(out.glob("visits/*/*.json"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -258,9 +257,9 @@ def test_resume_after_kill_gives_the_same_table(synth, tiny_model, tmp_path):
     assert 2 <= done < 6, "the run must be killed mid-way"
     if (out / "scores.csv").exists():  # a table left by a killed run is complete, never cut
         assert len(read_rows(out / "scores.csv")) <= done
-    result = subprocess.run(command + ["--out", str(out), "--resume"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert f"resume: {done} visits already done, {6 - done} to score" in result.stdout
+    capsys.readouterr()
+    infer(synth / "photos", out, predictor, Settings(), resume=True, progress=False)
+    assert f"resume: {done} visits already done, {6 - done} to score" in capsys.readouterr().out
     assert (out / "scores.csv").read_bytes() == (tmp_path / "full/scores.csv").read_bytes()
     assert not list(out.rglob("*.tmp"))
 

@@ -54,7 +54,7 @@ from autosalt.fileio import (
     write_png_atomic,
 )
 from autosalt.inference.labelme import labelme_document
-from autosalt.inference.overlays import view_overlay, visit_summary
+from autosalt.inference.overlays import labelled, view_overlay, visit_summary
 from autosalt.inference.quality import check_left_right, check_view
 from autosalt.layout import Visit, scan_photo_folder
 from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
@@ -216,7 +216,7 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
 
 def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions: list, row: dict,
                   settings: Settings, outputs: Outputs) -> None:
-    tiles = {}
+    tiles, labels = {}, {}
     for view, prediction in zip(views, predictions):
         write_png_atomic(outputs.view_file("masks", view, ".png"), prediction.mask)
         loss_png = np.clip(prediction.loss * LOSS_MAP_SCALE + 0.5, 0, 255).astype(np.uint8)
@@ -224,11 +224,14 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
         photo = _downscale(decoded.photos[view], OVERLAY_MAX_SIDE, cv2.INTER_AREA)
         mask = _downscale(prediction.mask, OVERLAY_MAX_SIDE, cv2.INTER_NEAREST)
         loss = _downscale(prediction.loss, OVERLAY_MAX_SIDE, cv2.INTER_AREA)
+        tiles[view] = view_overlay(photo, mask, loss)
         percent = row.get(view)
-        label = f"{view} {percent:.1f}%" if percent is not None else f"{view} n/a"
         flagged = bool(row[f"quality_{view}"])
-        tiles[view] = view_overlay(photo, mask, loss, label + (" (!)" if flagged else ""), flagged)
-        write_jpeg_atomic(outputs.view_file("overlays", view, ".jpg"), tiles[view], quality=90)
+        text = (f"{view} {percent:.1f}%" if percent is not None else f"{view} n/a") + \
+            (" (!)" if flagged else "")
+        labels[view] = (text, flagged)
+        write_jpeg_atomic(outputs.view_file("overlays", view, ".jpg"),
+                          labelled(tiles[view], text, flagged), quality=90)
         if settings.export_annotations == "labelme":
             json_path = outputs.view_file("annotations", view, ".json")
             write_json_atomic(json_path, labelme_document(prediction.mask, visit.views[view], json_path))
@@ -237,7 +240,7 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
                  f"{row['severity_s']}   AA-IGA {row['aa_iga']}   {row['status']}")
     else:
         title = f"{row['patient']} / {row['visit']}   SALT not scored   {row['status']}"
-    write_jpeg_atomic(outputs.summary, visit_summary(tiles, title, row["status"]), quality=85)
+    write_jpeg_atomic(outputs.summary, visit_summary(tiles, labels, title, row["status"]), quality=85)
 
 
 def load_record(path: Path, visit: Visit, model_id: str) -> dict | None:
@@ -356,6 +359,8 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
         visits = [visit for visit in visits if shard_of(visit, shard[1]) == shard[0]]
         print(f"shard {shard[0]}/{shard[1]}: {len(visits)} of {len(scan.visits)} visits")
     out.mkdir(parents=True, exist_ok=True)
+    for leftover in out.rglob(".*.tmp"):  # temporary files of a killed run's atomic writes
+        leftover.unlink(missing_ok=True)
     run_info = dict(run_info or {})
     run_info.update({
         "inputs": {"photos": safe_text(str(photos.resolve())), "visits_found": len(scan.visits),

@@ -1,0 +1,128 @@
+"""Batch scoring speed and memory: seconds per 4-view visit and peak memory per backend.
+
+    python benchmarks/bench_infer.py [--model models/autosalt-default.pt] [--visits 10 100]
+                                     [--size 1024 768] [--backends torch-fp32 torch-bf16 onnxruntime]
+
+Each run is a fresh ``autosalt infer`` process on a study of N visits (a few distinct
+synthetic visits rendered at ``--size``, copied N times under new ids, so the cost of
+rendering does not limit N); its ``run.json`` gives the wall time of the whole batch
+(scanning, decoding, prediction, post-processing, quality checks, writing every output)
+and the process's peak resident memory. Time per visit that stays constant and peak memory
+that stays flat from the smallest to the largest N show that scoring streams visit by visit.
+Without a trained model, an untrained network of the default architecture (unet +
+efficientnet_lite0, 256 px input) is timed: speed does not depend on the weights.
+Writes the ``infer`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_section  # noqa: E402
+
+from autosalt.contract import VIEWS  # noqa: E402
+from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
+
+DEFAULT_MODEL = Path("models/autosalt-default.pt")
+BACKENDS = {"torch-fp32": ["--backend", "torch", "--precision", "fp32"],
+            "torch-bf16": ["--backend", "torch", "--precision", "bf16"],
+            "onnxruntime": ["--backend", "onnxruntime"]}
+TARGET_SECONDS = 0.5
+DISTINCT_VISITS = 4
+
+
+def untrained_default(folder: Path) -> Path:
+    from autosalt.model.checkpoint import make_checkpoint, save_checkpoint
+    from autosalt.model.factory import create_model
+
+    path = folder / "untrained-unet-efficientnet_lite0.pt"
+    model = create_model("unet", "efficientnet_lite0", pretrained=False)
+    save_checkpoint(path, make_checkpoint(model, {"arch": "unet", "encoder": "efficientnet_lite0"},
+                                          input_size=256, config={}, model_id="untrained-default-arch"))
+    return path
+
+
+def make_study(source: Path, root: Path, visits: int) -> Path:
+    """``root/photos`` with ``visits`` visits, copies of the distinct synthetic ones."""
+    distinct = sorted(path for path in (source / "photos").glob("*/*") if path.is_dir())
+    for index in range(visits):
+        target = root / "photos" / f"S{index:04d}" / "week00"
+        target.mkdir(parents=True)
+        for view in VIEWS:
+            shutil.copy(distinct[index % len(distinct)] / f"{view}.jpg", target / f"{view}.jpg")
+    return root / "photos"
+
+
+def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | None) -> dict:
+    command = [sys.executable, "-m", "autosalt", "infer", str(photos), "--out", str(out),
+               "--model", str(model), "--quiet", *BACKENDS[backend]]
+    if threads:
+        command += ["--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    info = json.loads((out / "run.json").read_text())
+    return {"visits": info["counts"]["visits"], **info["timing"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--visits", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--size", type=int, nargs=2, default=[1024, 768], metavar=("H", "W"))
+    parser.add_argument("--backends", nargs="+", choices=sorted(BACKENDS), default=list(BACKENDS))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
+    args = parser.parse_args()
+    started_on = machine()
+    with tempfile.TemporaryDirectory() as temporary:
+        temporary = Path(temporary)
+        trained = args.model.is_file()
+        model = args.model if trained else untrained_default(temporary)
+        generate(temporary / "source", patients=DISTINCT_VISITS, visits=1, seed=6,
+                 options=SynthOptions(size=tuple(args.size)), workers=1, progress=False)
+        results = []
+        for count in args.visits:
+            photos = make_study(temporary / "source", temporary / f"study{count}", count)
+            for backend in args.backends:
+                out = temporary / f"out-{backend}-{count}"
+                result = run_once(photos, out, model, backend, args.threads)
+                results.append({"backend": backend, **result})
+                print(f"{backend:12s} {count:4d} visits: {result['seconds_per_scored_visit']:.3f} s/visit "
+                      f"(model+post {result['seconds_scoring_per_visit']:.3f}), peak RSS "
+                      f"{result['peak_rss_mb']:.0f} MB", flush=True)
+                shutil.rmtree(out)
+            shutil.rmtree(photos.parent)
+    lines = [
+        "## Batch scoring (`autosalt infer`)", "",
+        f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
+        f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
+        f"256 px network input; photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
+        "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
+        "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "
+        "loading excluded. Peak memory = the process's peak resident set size.", "",
+        "| backend | visits | s / visit | model + post-processing s / visit | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|"]
+    for result in results:
+        lines.append(f"| {result['backend']} | {result['visits']} | "
+                     f"{result['seconds_per_scored_visit']:.3f} | "
+                     f"{result['seconds_scoring_per_visit']:.3f} | {result['peak_rss_mb']:.0f} |")
+    best = min(results, key=lambda r: r["seconds_per_scored_visit"])
+    verdict = ("met" if best["seconds_per_scored_visit"] <= TARGET_SECONDS else
+               f"not met: best {best['seconds_per_scored_visit']:.2f} s ({best['backend']}), "
+               f"{best['seconds_per_scored_visit'] / TARGET_SECONDS:.1f}x the target")
+    lines += ["", f"Target <= {TARGET_SECONDS} s per 4-view visit on this 2-core CPU: {verdict}."]
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section("infer", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
