@@ -1,0 +1,124 @@
+"""The network factory, checkpoints and the predictor, on tiny tensors."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from autosalt.model.checkpoint import (CheckpointError, load_checkpoint, make_checkpoint,
+                                       model_from_checkpoint, save_checkpoint)
+from autosalt.model.factory import OUTPUT_CHANNELS, PretrainedWeightsError, create_model
+from autosalt.model.predictor import Predictor, letterbox
+from autosalt.training.engine import segmentation_loss
+
+ARGS = {"arch": "unet", "encoder": "mobilenet_v2"}
+
+
+@pytest.mark.parametrize("arch, encoder", [("unet", "mobilenet_v2"), ("fpn", "mobilenet_v2"),
+                                           ("unet", "efficientnet_lite0"), ("unet", "resnet18")])
+def test_forward_shapes(arch, encoder):
+    model = create_model(arch, encoder).eval()
+    with torch.no_grad():
+        logits = model(torch.zeros(2, 3, 64, 96))
+    assert logits.shape == (2, OUTPUT_CHANNELS, 64, 96)
+
+
+def test_factory_errors_list_choices():
+    with pytest.raises(ValueError, match="choose from unet"):
+        create_model("segformer", "mobilenet_v2")
+    with pytest.raises(ValueError, match="mobilenet_v2, efficientnet_lite0"):
+        create_model("unet", "vit_huge")
+    with pytest.raises(PretrainedWeightsError, match="resnet18"):
+        create_model("unet", "resnet18", pretrained=True)
+
+
+def test_pretrained_weights_load_from_packages():
+    plain = create_model("unet", "mobilenet_v2")
+    pretrained = create_model("unet", "mobilenet_v2", pretrained=True)
+    key = "net.encoder.features.0.0.weight"
+    assert not torch.equal(plain.state_dict()[key], pretrained.state_dict()[key])
+
+
+def test_overfits_one_batch():
+    torch.manual_seed(0)
+    model = create_model("unet", "mobilenet_v2")
+    image = torch.randn(2, 3, 64, 64)
+    mask = torch.zeros(2, 64, 64, dtype=torch.long)
+    mask[:, 16:48, 16:48] = 2
+    mask[:, 24:40, 24:40] = 3
+    mask[:, 50:, :] = 1
+    fraction = (mask == 3).float()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(40):
+        loss, _ = segmentation_loss(model(image), mask, fraction)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first = first if first is not None else loss.item()
+    # Judged with batch statistics: 40 steps are too few for BatchNorm's running means to
+    # settle, and the point here is that the loss and the network can fit, not BN warm-up.
+    with torch.no_grad():
+        predicted = model(image)[:, :4].argmax(1)
+    assert float(loss) < 0.3 * first
+    assert (predicted == mask).float().mean() > 0.95
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = create_model(**ARGS)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, make_checkpoint(model, ARGS, 64, {"out": "x"}, {"salt_mae": 1.5}, "tiny"))
+    checkpoint = load_checkpoint(path)
+    assert checkpoint["model_id"] == "tiny" and checkpoint["metrics"]["salt_mae"] == 1.5
+    rebuilt = model_from_checkpoint(checkpoint).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), rebuilt(x))
+
+
+def test_wrong_truncated_and_foreign_checkpoints(tmp_path):
+    model = create_model(**ARGS)
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, make_checkpoint(model, ARGS, 64, {}))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not an autosalt checkpoint"):
+        load_checkpoint(foreign)
+
+    class Evil:  # a pickle that would run code on load
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as stream:
+        pickle.dump(Evil(), stream)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(evil)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    mismatched = make_checkpoint(model, {"arch": "unet", "encoder": "resnet18"}, 64, {})
+    with pytest.raises(CheckpointError, match="do not fit"):
+        model_from_checkpoint(mismatched)
+
+
+def test_predictor_full_size_outputs(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, make_checkpoint(create_model(**ARGS), ARGS, 64, {}))
+    predictor = Predictor(path)
+    photo = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    before = photo.copy()
+    prediction = predictor.predict(photo, tta=True)
+    assert prediction.mask.shape == (90, 120) and prediction.loss.shape == (90, 120)
+    assert prediction.mask.max() <= 3 and 0 <= prediction.loss.min() <= prediction.loss.max() <= 1
+    assert np.array_equal(photo, before)
+
+
+def test_letterbox_keeps_aspect():
+    padded, (h, w) = letterbox(np.ones((50, 100, 3), np.uint8), 64)
+    assert padded.shape == (64, 64, 3) and (h, w) == (32, 64)
+    assert padded[:32].all() and not padded[32:].any()
