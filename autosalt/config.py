@@ -29,6 +29,7 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     roots: list[str] = field(default_factory=lambda: ["data/synthetic_train"])
+    val_roots: list[str] = field(default_factory=list)  # held-out roots; then no split is drawn
     val_fraction: float = 0.15  # share of patients held out (patient-level split)
     split_seed: int = 0
     split_file: str | None = None  # an existing split JSON to reuse instead of drawing one

@@ -37,7 +37,9 @@ def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, fraction: torch.
     else:
         fraction_loss = fraction_logits.sum() * 0.0
     total = cross_entropy + dice_weight * dice + fraction_weight * fraction_loss
-    return total, {"ce": float(cross_entropy), "dice": float(dice), "fraction": float(fraction_loss)}
+    parts = {"ce": cross_entropy.detach().item(), "dice": dice.detach().item(),
+             "fraction": fraction_loss.detach().item()}
+    return total, parts
 
 
 class ConfusionMatrix:
@@ -96,7 +98,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf1
         scheduler.step()
         steps += 1
         images += image.shape[0]
-        totals["loss"] += float(loss)
+        totals["loss"] += loss.detach().item()
         for key, value in parts.items():
             totals[key] += value
         rate = images / (time.perf_counter() - started)

@@ -129,11 +129,17 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
 
     # Data: samples, a patient-level split saved next to the weights.
     samples = list_samples(config.data.roots)
-    split = load_split(config.data.split_file) if config.data.split_file else \
-        (load_split(out / "split.json") if resume else make_split(samples, config.data.val_fraction,
-                                                                    config.data.split_seed))
-    train_samples = [s for s in samples if s.patient_key in set(split["train"])]
-    val_samples = [s for s in samples if s.patient_key in set(split["val"])]
+    if config.data.val_roots:  # a held-out set: every training-root patient trains
+        val_samples = list_samples(config.data.val_roots)
+        split = {"train": sorted({s.patient_key for s in samples}),
+                 "val": sorted({s.patient_key for s in val_samples}), "val_roots": config.data.val_roots}
+        train_samples = samples
+    else:
+        split = load_split(config.data.split_file) if config.data.split_file else \
+            (load_split(out / "split.json") if resume else make_split(
+                samples, config.data.val_fraction, config.data.split_seed))
+        train_samples = [s for s in samples if s.patient_key in set(split["train"])]
+        val_samples = [s for s in samples if s.patient_key in set(split["val"])]
     if config.data.max_visits:
         keep = sorted({(s.patient_key, s.visit) for s in train_samples})[: config.data.max_visits]
         train_samples = [s for s in train_samples if (s.patient_key, s.visit) in set(keep)]
