@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
-import platform
 import subprocess
 import sys
 import time
@@ -21,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from autosalt.contract import VIEWS
-from autosalt.fileio import read_loss_map, read_mask
-from autosalt.postprocess.surface import surface_method
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_section  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- surface:start -->", "<!-- surface:end -->"
+from autosalt.contract import VIEWS  # noqa: E402
+from autosalt.fileio import read_loss_map, read_mask  # noqa: E402
+from autosalt.postprocess.surface import surface_method  # noqa: E402
+
 #: name -> (seed, patients, visits, size, extra synth options, what it tests)
 SETS = {
     "main": (9100, 100, 2, 512, [], "default generator, 512x512"),
@@ -101,10 +99,8 @@ def main() -> int:
                         help="folder for the generated sets (reused when present)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    lines = [START, "## Surface post-processing", "",
-             f"Run {datetime.date.today()} on {platform.processor() or platform.machine()} "
-             "(2-core CPU, shared) with `.venv/bin/python benchmarks/bench_surface.py "
-             f"--work {args.work}`. Masks and loss maps are the generator's true ones; "
+    lines = ["## Surface post-processing (`benchmarks/bench_surface.py`)", "",
+             f"Machine: {machine()}. Masks and loss maps are the generator's true ones; "
              "errors are in SALT points (percent of scalp).", ""]
     table = ["| set | method | visits | flagged | SALT MAE | SALT max | view MAE | "
              "top / left / right / back MAE |", "|---|---|---|---|---|---|---|---|"]
@@ -123,16 +119,9 @@ def main() -> int:
         if name == "main":
             milliseconds = time_per_view(root)
     lines += table + [""] + groups + ["", f"`surface` time: {milliseconds:.1f} ms per 512x512 view "
-                                      "(mean over 20 visits, excluding file reading).", END]
-    section = "\n".join(lines) + "\n"
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + section.rstrip("\n") + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
-    print(section)
+                                      "(mean over 20 visits, excluding file reading)."]
+    write_section("surface", "\n".join(lines))
+    print("\n".join(lines))
     return 0
 
 

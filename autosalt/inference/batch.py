@@ -61,6 +61,8 @@ from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
 from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
 
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
+#: The same file in this checkout, so the default works from any working directory.
+BUNDLED_MODEL = Path(__file__).resolve().parents[2] / DEFAULT_MODEL
 #: Columns of OUT/scores.csv: the predicted-scores table, the autosalt version, and each
 #: view's quality flag codes (the reasons are in ``flags``).
 SCORE_COLUMNS: tuple[str, ...] = PREDICTED_COLUMNS + ("version",) + tuple(
@@ -303,10 +305,12 @@ def load_predictor(model: Path, backend: str, precision: str, out: Path):
     """The predictor for ``--backend``; a checkpoint given to onnxruntime is exported first."""
     from autosalt.model.checkpoint import CheckpointError
 
+    if model == DEFAULT_MODEL and not model.exists() and BUNDLED_MODEL.exists():
+        model = BUNDLED_MODEL
     if not model.exists():
-        hint = (" The default model is not in this checkout yet: train one with "
-                "'autosalt train' (see docs/training.md) and copy its best.pt there, or pass "
-                "--model PATH." if model == DEFAULT_MODEL else "")
+        hint = (" The default model is missing from this checkout: restore models/ (git "
+                "checkout models), train one with 'autosalt train' (see docs/retraining.md) and "
+                "copy its best.pt there, or pass --model PATH." if model == DEFAULT_MODEL else "")
         raise FileNotFoundError(f"{model}: model not found.{hint}")
     try:
         if backend == "onnxruntime":
