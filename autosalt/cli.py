@@ -28,7 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("autosalt.inference.batch", "score photo folders with a model (masks, SALT, overlays)"),
     "merge": ("autosalt.inference.merge", "join the score tables of 'infer --shard' runs"),
     "export-onnx": ("autosalt.inference.onnx_backend", "export a checkpoint to ONNX for onnxruntime"),
-    "import-annotations": ("autosalt.annotations.importer", "LabelMe/CVAT/COCO annotations -> a labeled-data folder"),
+    "import-annotations": ("autosalt.annotations.importer",
+                           "LabelMe/CVAT/COCO annotations -> a labeled-data folder"),
     "check-dataset": ("autosalt.annotations.check", "check a labeled-data folder before training"),
 }
 

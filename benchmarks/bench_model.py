@@ -33,7 +33,8 @@ METHODS = ("pixel", "surface")
 
 def row(name: str, visits: int, metrics: dict) -> str:
     return (f"| {name} | {visits} | {metrics['salt_mae']:.2f} | {metrics['salt_max_error']:.2f} | "
-            f"{metrics['scalp_jaccard']:.3f} | {metrics['loss_jaccard']:.3f} | {metrics['fraction_mae']:.3f} |")
+            f"{metrics['scalp_jaccard']:.3f} | {metrics['loss_jaccard']:.3f} | "
+            f"{metrics['fraction_mae']:.3f} |")
 
 
 def main() -> int:

@@ -46,7 +46,8 @@ def montage(out: Path, visits: int = 8, size: int = 160) -> None:
             photos, masks = zip(*(tile(root, row["patient"], row["visit"], view, size) for view in VIEWS))
             line = np.concatenate([np.concatenate(photos, 1), np.concatenate(masks, 1)], 1)
             lines.append(label(line, f"{row['pattern']}: SALT {row['salt']:.1f}  (top {row['top']:.1f}, "
-                                     f"left {row['left']:.1f}, right {row['right']:.1f}, back {row['back']:.1f})"
+                                     f"left {row['left']:.1f}, right {row['right']:.1f}, "
+                                     f"back {row['back']:.1f})"
                                      "   photos: top, left, right, back | masks"))
         write_png_atomic(out / "synth_montage.png", np.concatenate(lines, 0))
 

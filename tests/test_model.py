@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from autosalt.model.checkpoint import (CheckpointError, load_checkpoint, make_checkpoint,
-                                       model_from_checkpoint, save_checkpoint)
+from autosalt.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    make_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
 from autosalt.model.factory import OUTPUT_CHANNELS, PretrainedWeightsError, create_model
 from autosalt.model.predictor import Predictor, letterbox
 from autosalt.training.engine import segmentation_loss
