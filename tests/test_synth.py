@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from autosalt.contract import VIEWS
+from autosalt.fileio import read_mask, read_photo
 from autosalt.layout import scan_labeled_folder
 from autosalt.synth.generate import SynthOptions, generate, make_patient, visit_truth
 from autosalt.synth.head import area_boundaries, surface_cells
@@ -85,3 +86,16 @@ def test_generator_is_deterministic_and_writes_the_contract(tmp_path):
     other = generate(tmp_path / "c", patients=1, visits=1, seed=12, options=options, workers=1,
                      progress=False)
     assert other[0] != rows_a[0]
+
+
+def test_drape_look_changes_the_photos_not_the_truth(tmp_path):
+    plain = generate(tmp_path / "plain", patients=1, visits=1, seed=21,
+                     options=SynthOptions(size=(96, 96)), workers=1, progress=False)
+    draped = generate(tmp_path / "drape", patients=1, visits=1, seed=21,
+                      options=SynthOptions(size=(96, 96), look="drape"), workers=1, progress=False)
+    assert plain == draped  # truth lives on the head, whatever the photo looks like
+    photo = read_photo(tmp_path / "drape" / "photos" / "P001" / "week00" / "back.jpg").astype(float)
+    mask = read_mask(tmp_path / "drape" / "masks" / "P001" / "week00" / "back.png")
+    backdrop = photo[mask == 0]
+    assert backdrop[:, 1].mean() > 1.3 * backdrop[:, 0].mean()  # the teal drape behind the head
+    assert (photo != read_photo(tmp_path / "plain" / "photos" / "P001" / "week00" / "back.jpg")).any()

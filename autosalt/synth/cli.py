@@ -8,6 +8,7 @@ from pathlib import Path
 
 from autosalt.synth.generate import SynthOptions, generate
 from autosalt.synth.patterns import PATTERN_WEIGHTS, VISIT_WEEKS
+from autosalt.synth.render import LOOKS
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +30,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame-cut", action="store_true",
                         help="frame the head so tightly that it runs out of the photo")
     parser.add_argument("--no-occluders", action="store_true", help="no hair clips or fingers")
+    parser.add_argument("--look", choices=LOOKS, default="default",
+                        help="photo look: default (the training distribution) or drape (teal drape, "
+                             "ring flash, green cast: one the default model never saw)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     options = SynthOptions(size=tuple(args.size), irregularity=args.irregularity,
                            max_roll_deg=args.max_roll, frame_cut=args.frame_cut,
-                           occluders=not args.no_occluders, pattern=args.pattern)
+                           occluders=not args.no_occluders, pattern=args.pattern,
+                           look=args.look)
     if min(options.size) < 64:
         raise ValueError(f"--size {options.size} is too small; use at least 64 64")
     started = time.perf_counter()

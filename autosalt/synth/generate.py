@@ -36,6 +36,7 @@ class SynthOptions:
     frame_cut: bool = False  # let the head run out of the frame (robustness)
     occluders: bool = True  # clips and fingers
     pattern: str | None = None  # force one pattern kind
+    look: str = "default"  # photo look (render.LOOKS); "drape" is one the default model never saw
 
 
 @dataclass
@@ -122,7 +123,8 @@ def render_visit(out: Path, seed: int, patient_index: int, visit_index: int,
         rng = np.random.default_rng([seed, patient_index, visit_index, _VIEW_INDEX[view]])
         camera = random_camera(view, patient.head, rng, options)
         photo, mask, loss = render_view(patient.head, patient.pattern, severity,
-                                        patient.appearance, camera, rng, options.occluders)
+                                        patient.appearance, camera, rng, options.occluders,
+                                        options.look)
         write_jpeg_atomic(out / "photos" / pid / vid / f"{view}.jpg", photo,
                           quality=int(rng.integers(55, 96)))
         write_png_atomic(out / "masks" / pid / vid / f"{view}.png", mask)

@@ -307,10 +307,41 @@ def _hair_angles(camera: Camera, points: np.ndarray, normals: np.ndarray,
     return np.arctan2(delta[:, 1], delta[:, 0])
 
 
+#: Looks of the whole photo. ``default`` is the training distribution. ``drape`` is a look the
+#: default model never saw, for fine-tuning experiments (docs/retraining.md): a teal surgical
+#: drape with folds behind the head, a ring flash on the camera's axis with little ambient
+#: light, a green fluorescent cast and a dark vignette.
+LOOKS = ("default", "drape")
+
+
+def _drape_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    height, width = size
+    colour = np.array([0.05, 0.42, 0.40], np.float32) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    folds = np.zeros(size, np.float32)
+    count = int(rng.integers(3, 7))
+    for _ in range(count):  # mostly vertical folds of the cloth
+        angle = rng.uniform(-0.4, 0.4)
+        frequency = rng.uniform(2, 7) * 2 * np.pi / width
+        folds += np.sin(frequency * (np.cos(angle) * xs + np.sin(angle) * ys) + rng.uniform(0, 2 * np.pi))
+    shade = 0.8 + 0.25 * folds / np.sqrt(count)
+    return np.clip(colour[None, None, :] * shade[..., None], 0, 1).astype(np.float32)
+
+
+def _drape_lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Green fluorescent cast and a flash vignette over the whole photo."""
+    height, width = image.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    radius2 = ((xs - width / 2) / (width / 2)) ** 2 + ((ys - height / 2) / (height / 2)) ** 2
+    vignette = np.clip(1.0 - rng.uniform(0.3, 0.5) * radius2, 0.2, 1.0)
+    cast = np.array([0.82, 1.06, 0.86], np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    return image * vignette[..., None] * cast[None, None, :]
+
+
 def render_view(head: Head, pattern: LossPattern, severity: float, appearance: Appearance,
                 camera: Camera, rng: np.random.Generator, occluders: bool = True,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render one view.
+                look: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render one view (``look``: one of :data:`LOOKS`).
 
     Returns:
         photo: (H, W, 3) uint8 RGB; mask: (H, W) uint8 class ids (contract section 3);
@@ -372,8 +403,12 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
 
     # Lighting: ambient + a key light from the camera's side of the head + skin specular.
     view_dirs = -directions
-    key = _unit(rng.normal(0, 0.6, 3) + 1.5 * (-camera.rotation[2]))
-    ambient = rng.uniform(0.3, 0.6)
+    if look == "drape":  # ring flash on the camera's axis, little ambient light
+        key = _unit(rng.normal(0, 0.1, 3) + (-camera.rotation[2]))
+        ambient = rng.uniform(0.05, 0.15)
+    else:
+        key = _unit(rng.normal(0, 0.6, 3) + 1.5 * (-camera.rotation[2]))
+        ambient = rng.uniform(0.3, 0.6)
     lambert = np.clip(normals @ key, 0, 1)
     shade = (ambient + (1 - ambient) * lambert).astype(np.float32)
     halfway = _unit(key[None, :] + view_dirs)
@@ -383,7 +418,7 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     colour = albedo * shade[:, None] + (shine * specular)[:, None]
 
     image = colour.reshape(height, width, 3)
-    background = _background(rng, (height, width))
+    background = (_drape_background if look == "drape" else _background)(rng, (height, width))
     backdrop = (object_id == _BACKDROP).reshape(height, width)
     image[backdrop] = background[backdrop]
 
@@ -429,6 +464,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     if occluders:
         _draw_occluders(image, mask_2d, appearance, rng)
     _cast_shadows(image, rng)
+    if look == "drape":
+        image = _drape_lighting(image, rng)
     image = _camera_effects(image, rng)
     photo = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
     loss_u8 = np.where(np.isin(mask_2d, (CLASS_HAIR, CLASS_LOSS)),
