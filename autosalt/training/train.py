@@ -101,8 +101,9 @@ def _lr_lambda(warmup: int, total: int):
 
 
 def _weights_checksum(model: torch.nn.Module) -> float:
-    return float(sum(p.detach().double().sum() for p in model.state_dict().values()
-                     if p.dtype.is_floating_point))
+    """Sum of the learned parameters. BatchNorm running statistics are left out: DDP syncs them
+    from rank 0 at the start of each forward, so after the last step each rank holds its own."""
+    return float(sum(p.detach().double().sum() for p in model.parameters()))
 
 
 def train(config: Config, resume: str | None = None, init: str | None = None,

@@ -1,0 +1,145 @@
+"""The training program on a tiny model and tiny synthetic data: config, split, resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import autosalt.training.train as training
+from autosalt.config import ConfigError, load_config
+from autosalt.model.checkpoint import load_checkpoint
+from autosalt.synth.generate import SynthOptions, generate
+from autosalt.training.data import list_samples, make_split
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny") / "synth"
+    generate(root, patients=3, visits=1, seed=31, options=SynthOptions(size=(80, 80)), workers=1,
+             progress=False)
+    return root
+
+
+def tiny_config(data: Path, out: Path, *extra: str):
+    return load_config(TINY, [f"data.roots=[{data}]", f"out={out}", "train.bf16=false", *extra])
+
+
+def test_config_file_overrides_and_types():
+    config = load_config(TINY, ["train.lr=3e-4", "data.roots=[a,b]", "model.input_size=96"])
+    assert config.train.lr == 3e-4 and config.data.roots == ["a", "b"]
+    assert config.model.input_size == 96 and config.model.encoder == "mobilenet_v2"  # from the file
+    assert config.train.batch_size == 2  # the file's value, not the dataclass default
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.lrr=1", "did you mean.*train.lr|train.lr"),
+    ("trian.lr=1", "train"),
+    ("train.epochs=many", "integer"),
+    ("train.lr", "section.key=value"),
+])
+def test_unknown_keys_and_bad_values_are_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(TINY, [override])
+
+
+def test_split_is_seeded_patient_level_and_saved(tiny_data, tmp_path):
+    samples = list_samples([tiny_data])
+    first, again = make_split(samples, 0.34, seed=5), make_split(samples, 0.34, seed=5)
+    assert first == again
+    assert not set(first["train"]) & set(first["val"])
+    assert sorted(first["train"] + first["val"]) == sorted({s.patient_key for s in samples})
+    seeds = {tuple(make_split(samples, 0.34, seed=s)["val"]) for s in range(10)}
+    assert len(seeds) > 1  # the seed matters
+    training.train(tiny_config(tiny_data, tmp_path / "run"), progress=False)
+    saved = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert saved["train"] == make_split(samples, 0.34, 0)["train"]
+
+
+def test_run_folder_holds_config_environment_metrics_and_checkpoints(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    training.train(tiny_config(tiny_data, out), progress=False)
+    for name in ("config.yaml", "env.json", "split.json", "metrics.csv", "metrics.json", "best.pt",
+                 "last.pt"):
+        assert (out / name).is_file(), name
+    env = json.loads((out / "env.json").read_text())
+    assert env["seed"] == 0 and env["torch"] == torch.__version__
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics] == [0, 1]
+    assert {"salt_mae", "scalp_jaccard", "loss_jaccard", "fraction_mae"} <= set(metrics[0])
+    best = load_checkpoint(out / "best.pt")  # weights_only load of a plain dict
+    assert best["model_args"] == {"arch": "unet", "encoder": "mobilenet_v2"}
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch):
+    whole = tmp_path / "whole"
+    training.train(tiny_config(tiny_data, whole), progress=False)
+
+    interrupted = tmp_path / "interrupted"
+    real_epoch = training.train_one_epoch
+
+    def killed_in_second_epoch(*args, **kwargs):
+        if args[5] == 1:  # the epoch argument
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_one_epoch", killed_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(tiny_config(tiny_data, interrupted), progress=False)
+    assert load_checkpoint(interrupted / "last.pt")["epoch"] == 0
+    monkeypatch.setattr(training, "train_one_epoch", real_epoch)
+    training.train(load_config(), resume=str(interrupted), progress=False)
+
+    expected = load_checkpoint(whole / "last.pt")
+    resumed = load_checkpoint(interrupted / "last.pt")
+    assert resumed["epoch"] == expected["epoch"] == 1
+    for key, value in expected["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    assert json.loads((whole / "metrics.json").read_text())[1]["loss"] == \
+        json.loads((interrupted / "metrics.json").read_text())[1]["loss"]
+
+
+def test_init_fine_tunes_a_released_model_with_a_frozen_encoder(tiny_data, tmp_path):
+    base = tmp_path / "base"
+    training.train(tiny_config(tiny_data, base), progress=False)
+    released = load_checkpoint(base / "best.pt")
+    tuned = tmp_path / "tuned"
+    training.train(tiny_config(tiny_data, tuned, "train.freeze_encoder=true", "train.epochs=1"),
+                   init=str(base / "best.pt"), progress=False)
+    result = load_checkpoint(tuned / "last.pt")["state_dict"]
+    encoder = [k for k in result if k.startswith("net.encoder.") and "running" not in k
+               and "num_batches" not in k]
+    decoder = [k for k in result if k.startswith("net.decoder.") and result[k].is_floating_point()]
+    assert encoder and all(torch.equal(result[k], released["state_dict"][k]) for k in encoder)
+    assert any(not torch.equal(result[k], released["state_dict"][k]) for k in decoder)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_process_gloo_training_keeps_ranks_identical(tiny_data, tmp_path):
+    out = tmp_path / "ddp"
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+                   "MASTER_PORT": str(_free_port())}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               "--master_addr=127.0.0.1", f"--master_port={environment['MASTER_PORT']}",
+               str(ROOT / "train.py"), "--config", str(TINY), "--quiet",
+               f"data.roots=[{tiny_data}]", f"out={out}", "train.bf16=false"]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    checksums = json.loads((out / "rank_checksums.json").read_text())
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+    assert (out / "best.pt").is_file() and (out / "metrics.json").is_file()
