@@ -50,7 +50,7 @@ def _surface_method(masks, losses, names) -> VisitValues:
 
 
 METHODS: dict[str, VisitMethod] = {"pixel": pixel_method, "surface": _surface_method}
-DEFAULT_METHOD = "pixel"
+DEFAULT_METHOD = "surface"
 
 
 def score_visit(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarray | None],
