@@ -207,7 +207,8 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         train_metrics = train_one_epoch(
             wrapped, loader, optimizer, scheduler, device, epoch, config.train.bf16,
             config.train.channels_last, config.train.dice_weight, config.train.fraction_weight,
-            config.train.steps_per_epoch, progress=progress and main_process)
+            config.train.steps_per_epoch, progress=progress and main_process,
+            frozen=model.encoder if config.train.freeze_encoder else None)
         if world > 1:
             torch.distributed.barrier()
         if not main_process:
