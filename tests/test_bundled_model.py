@@ -1,0 +1,60 @@
+"""The released model in models/: loads safely, is what the card says, and scores the samples."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autosalt.contract import VIEWS
+from autosalt.fileio import read_photo
+from autosalt.model.checkpoint import load_checkpoint
+from autosalt.model.predictor import Predictor
+from autosalt.postprocess.visit import score_visit
+from autosalt.salt import salt_from_views
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "autosalt-default.pt"
+SAMPLE = ROOT / "data" / "sample"
+
+
+def test_checkpoint_is_small_plain_and_described():
+    assert MODEL.stat().st_size < 30 * 2**20  # small enough to ship
+    checkpoint = load_checkpoint(MODEL)  # weights_only: no code runs on load
+    assert checkpoint["model_args"] == {"arch": "unet", "encoder": "efficientnet_lite0"}
+    assert checkpoint["input_size"] == 256
+    assert checkpoint["model_id"] in (ROOT / "models" / "MODEL_CARD.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def sample_scores() -> dict[tuple[str, str], tuple[float, float]]:
+    """(patient, visit) -> (predicted SALT, true SALT) for the 12 sample visits."""
+    predictor = Predictor(MODEL)
+    with (SAMPLE / "truth.csv").open(newline="") as stream:
+        truth = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
+    scores = {}
+    for patient, visit in truth:
+        photos = [read_photo(SAMPLE / "photos" / patient / visit / f"{view}.jpg") for view in VIEWS]
+        predictions = predictor.predict_batch(photos)
+        values = score_visit({v: p.mask for v, p in zip(VIEWS, predictions)},
+                             {v: p.loss for v, p in zip(VIEWS, predictions)}).values
+        scores[(patient, visit)] = (salt_from_views(values), truth[(patient, visit)])
+    return scores
+
+
+def test_sample_visits_are_scored_near_their_truth(sample_scores):
+    errors = np.array([abs(predicted - true) for predicted, true in sample_scores.values()])
+    # Synthetic photos like its training data: a broken or untrained model misses by tens.
+    assert errors.mean() < 10 and errors.max() < 25, sample_scores
+
+
+@pytest.mark.xfail(strict=True, reason="known weakness of the released model (models/MODEL_CARD.md): "
+                   "it under-calls diffuse thinning, P004 (true 30, 21, 11) is scored 8, 4, 3; "
+                   "a model that fixes it makes this pass, and then the mark must go")
+def test_severity_order_is_kept(sample_scores):
+    # Totalis (P001, SALT 59-86) above diffuse (P004, 11-30) above patchy (P002, P003, < 7).
+    by_patient = {p: np.mean([s for (q, _), (s, _) in sample_scores.items() if q == p])
+                  for p in ("P001", "P002", "P003", "P004")}
+    assert by_patient["P001"] > by_patient["P004"] > max(by_patient["P002"], by_patient["P003"])
