@@ -139,11 +139,12 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         split = load_split(config.data.split_file) if config.data.split_file else \
             (load_split(out / "split.json") if resume else make_split(
                 samples, config.data.val_fraction, config.data.split_seed))
-        train_samples = [s for s in samples if s.patient_key in set(split["train"])]
-        val_samples = [s for s in samples if s.patient_key in set(split["val"])]
+        train_patients, val_patients = set(split["train"]), set(split["val"])
+        train_samples = [s for s in samples if s.patient_key in train_patients]
+        val_samples = [s for s in samples if s.patient_key in val_patients]
     if config.data.max_visits:
-        keep = sorted({(s.patient_key, s.visit) for s in train_samples})[: config.data.max_visits]
-        train_samples = [s for s in train_samples if (s.patient_key, s.visit) in set(keep)]
+        keep = set(sorted({(s.patient_key, s.visit) for s in train_samples})[: config.data.max_visits])
+        train_samples = [s for s in train_samples if (s.patient_key, s.visit) in keep]
     if not train_samples:
         raise ValueError("no training samples after the split; add data or lower data.val_fraction")
     if main_process:
