@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from autosalt.cli import main
@@ -28,7 +29,11 @@ VIEWS = ("top", "left", "right", "back")
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    model = create_model("unet", "mobilenet_v2", pretrained=False)
+    # Seeded here, not by whatever ran before: an unseeded random network predicted no scalp
+    # at all on some views in one CI run, which turned expected ok rows into errors.
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = create_model("unet", "mobilenet_v2", pretrained=False)
     save_checkpoint(path, make_checkpoint(model, {"arch": "unet", "encoder": "mobilenet_v2"},
                                           input_size=64, config={}, model_id="tiny"))
     return path
