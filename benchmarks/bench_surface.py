@@ -1,9 +1,10 @@
 """Benchmark: ``score-masks --method surface`` against ``pixel`` on synthetic visits.
 
 Generates (unless present) a main set of 200 visits at 512x512 from seed 9100, which no test
-uses, and three robustness sets (perturbed skulls, camera roll up to 15 deg, heads cut by
-the frame); scores each with both methods through the ``autosalt score-masks`` command; and
-writes the figures into the ``## Surface post-processing`` section of docs/benchmarks.md.
+uses, and four robustness sets (perturbed skulls, camera roll up to 15 deg, camera tilt up to
+15 deg beyond the default spread, heads cut by the frame); scores each with both methods
+through the ``autosalt score-masks`` command; and writes the figures into the
+``## Surface post-processing`` section of docs/benchmarks.md.
 
     .venv/bin/python benchmarks/bench_surface.py --work /tmp/surfbench --workers 2
 """
@@ -31,6 +32,8 @@ SETS = {
     "main": (9100, 100, 2, 512, [], "default generator, 512x512"),
     "irregular": (9101, 20, 2, 256, ["--irregularity", "3"], "perturbed skulls (irregularity 3)"),
     "roll15": (9102, 20, 2, 256, ["--max-roll", "15"], "camera roll up to 15 deg"),
+    "tilt15": (9104, 20, 2, 256, ["--extra-tilt", "15"],
+               "camera elevation and azimuth each up to 15 deg further off"),
     "framecut": (9103, 20, 2, 256, ["--frame-cut"], "heads cut by the frame"),
 }
 #: Pattern groups reported separately (truth.csv ``pattern`` values).

@@ -99,3 +99,21 @@ def test_drape_look_changes_the_photos_not_the_truth(tmp_path):
     backdrop = photo[mask == 0]
     assert backdrop[:, 1].mean() > 1.3 * backdrop[:, 0].mean()  # the teal drape behind the head
     assert (photo != read_photo(tmp_path / "plain" / "photos" / "P001" / "week00" / "back.jpg")).any()
+
+
+def test_diffuse_thinning_removes_hairs_rather_than_fading_them():
+    # Thinning must look unlike naturally fine hair (which is evenly translucent): at a loss
+    # of one half, most pixels keep their hair or show bare scalp, and the mean still halves.
+    from autosalt.synth.render import _thinning_factor
+
+    rng = np.random.default_rng(4)
+    angle = np.full((160, 160), 0.7, np.float32)
+    for level in (0.25, 0.5):
+        loss = np.full((160, 160), level, np.float32)
+        coverage = (1.0 - loss) * _thinning_factor(rng, angle, loss, strand_length=7)
+        assert abs(coverage.mean() - (1.0 - level)) < 0.05
+        assert np.mean((coverage < 0.15) | (coverage > 0.85)) > 0.6
+    # No loss: untouched; patches (loss near 1): evenly bare, no stray full-density pixels.
+    assert np.allclose(_thinning_factor(rng, angle, np.zeros((160, 160), np.float32), 7), 1.0)
+    bald = np.full((160, 160), 0.95, np.float32)
+    assert np.all((1.0 - bald) * _thinning_factor(rng, angle, bald, 7) <= 0.051)

@@ -24,8 +24,9 @@ CANONICAL_SEMI_AXES = np.array([7.6, 9.8, 11.5])
 
 #: A typical adult hairline: azimuth (deg, 0 = nose, 90 = left ear, 180 = back) -> elevation
 #: (deg) of the hairline on the head ellipsoid; mirrored to negative azimuths. Forehead high,
-#: temples receding, lowest at the nape. Only the *area boundaries* depend on it (the share of
-#: the scalp above the top plane), never which pixels are scalp: the masks say that.
+#: temples receding, lowest at the nape. The *area boundaries* depend on it (the share of the
+#: scalp above the top plane), and the pose search of ``surface`` uses where the masks' scalp
+#: ends as a cue to camera tilt; it never decides which pixels are scalp: the masks say that.
 HAIRLINE_AZIMUTHS = np.array([0.0, 30.0, 50.0, 70.0, 85.0, 110.0, 140.0, 180.0])
 HAIRLINE_ELEVATIONS = np.array([36.0, 32.0, 24.0, 4.0, -10.0, -18.0, -28.0, -35.0])
 EAR_AZIMUTH, EAR_ELEVATION, EAR_CLEARANCE = 97.0, -14.0, 14.0  # deg
@@ -175,6 +176,24 @@ class Boundaries:
         return np.where(points[:, 2] / semi_axes[2] > self.top_height, 0, index).astype(np.int8)
 
 
+def canonical_is_scalp(points: np.ndarray) -> np.ndarray:
+    """Boolean (...,): inside the canonical hairline and clear of the ears, for points or
+    directions (..., 3) in the head frame (only their direction matters)."""
+    directions = points / np.maximum(np.linalg.norm(points, axis=-1, keepdims=True), 1e-12)
+    azimuth = np.degrees(np.arctan2(directions[..., 0], directions[..., 1]))
+    elevation = np.degrees(np.arcsin(np.clip(directions[..., 2], -1.0, 1.0)))
+    knots_az = np.concatenate([-HAIRLINE_AZIMUTHS[:0:-1], HAIRLINE_AZIMUTHS])
+    knots_el = np.concatenate([HAIRLINE_ELEVATIONS[:0:-1], HAIRLINE_ELEVATIONS])
+    scalp = elevation > np.interp(azimuth, knots_az, knots_el)
+    ear_cos = np.cos(np.radians(EAR_CLEARANCE))
+    for side in (1, -1):
+        ear_az, ear_el = np.radians(side * EAR_AZIMUTH), np.radians(EAR_ELEVATION)
+        ear = np.array([np.sin(ear_az) * np.cos(ear_el), np.cos(ear_az) * np.cos(ear_el),
+                        np.sin(ear_el)])
+        scalp &= directions @ ear < ear_cos
+    return scalp
+
+
 @lru_cache(maxsize=1)
 def canonical_boundaries(resolution_deg: float = 1.0) -> Boundaries:
     """Area boundaries of the canonical head with the typical hairline (computed once)."""
@@ -191,16 +210,7 @@ def canonical_boundaries(resolution_deg: float = 1.0) -> Boundaries:
     d_az = np.gradient(points, step, axis=1)
     d_el = np.gradient(points, step, axis=0)
     areas = np.linalg.norm(np.cross(d_az, d_el), axis=-1) * step * step
-    az_deg, el_deg = np.degrees(az), np.degrees(el)
-    knots_az = np.concatenate([-HAIRLINE_AZIMUTHS[:0:-1], HAIRLINE_AZIMUTHS])
-    knots_el = np.concatenate([HAIRLINE_ELEVATIONS[:0:-1], HAIRLINE_ELEVATIONS])
-    scalp = el_deg > np.interp(az_deg, knots_az, knots_el)
-    ear_cos = np.cos(np.radians(EAR_CLEARANCE))
-    for side in (1, -1):
-        ear_az, ear_el = np.radians(side * EAR_AZIMUTH), np.radians(EAR_ELEVATION)
-        ear = np.array([np.sin(ear_az) * np.cos(ear_el), np.cos(ear_az) * np.cos(ear_el),
-                        np.sin(ear_el)])
-        scalp &= directions @ ear < ear_cos
+    scalp = canonical_is_scalp(directions)
     points, areas = points[scalp], areas[scalp]
     total = areas.sum()
     order = np.argsort(-points[:, 2])

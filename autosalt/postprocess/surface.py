@@ -6,11 +6,16 @@ For every photo:
 2. decide which way the head faces in the picture: profile photos may be mirrored, so the
    face side is found from where the non-scalp skin (class 1) lies against the scalp; top
    photos may be turned any way, so the front is where the forehead skin is;
-3. map the image affinely onto the silhouette of a canonical head ellipsoid seen from the
-   view's nominal direction, and cast an orthographic ray per scalp pixel: a head-frame
+3. find the camera direction: among directions around the view's nominal one (the top
+   photo tilted up to 36 deg any way; profiles and back from -8 to 32 deg above the
+   horizontal and 15 deg either side), keep the one under which the canonical hairline best
+   explains where the photo's scalp ends (scalp vs face/ear skin inside the outline), with
+   a small preference for the nominal direction;
+4. map the image affinely onto the silhouette of the canonical head ellipsoid seen from that
+   direction, and cast an orthographic ray per scalp pixel: a head-frame
    point, its normal, and the scalp surface the pixel covers (cm^2, growing as 1/cos of the
    angle between normal and view near the silhouette);
-4. give each point to its SALT area by the contract's boundaries (computed on the canonical
+5. give each point to its SALT area by the contract's boundaries (computed on the canonical
    head), whichever photo it came from.
 
 Points seen by several photos are blended, not double counted: a point's weight in photo v is
@@ -29,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_fill_holes
+from scipy.ndimage import binary_fill_holes, label
 
 from autosalt.contract import CLASS_SKIN, VIEWS
 from autosalt.postprocess.geometry import (
@@ -38,6 +43,7 @@ from autosalt.postprocess.geometry import (
     FitError,
     OrthoCamera,
     canonical_boundaries,
+    canonical_is_scalp,
     cast_rays,
     fit_ellipse,
     silhouette_basis,
@@ -50,6 +56,21 @@ from autosalt.postprocess.visit import VisitValues
 #: photos are usually taken from slightly above. Top photos are assumed straight down.
 PROFILE_ELEVATION_DEG = 12.0
 BACK_ELEVATION_DEG = 12.0
+#: Pose search (deg): top-photo tilts from straight down (each at 8 headings); camera
+#: elevations of profile and back photos; azimuth offsets of profile and back photos.
+POSE_TOP_TILTS_DEG = (10.0, 20.0, 30.0)
+POSE_ELEVATIONS_DEG = (-2.0, 8.0, 18.0, 28.0)
+POSE_AZIMUTH_OFFSETS_DEG = (-10.0, 0.0, 10.0)
+#: Agreement (fraction of head pixels) a pose must gain per degree away from the nominal one.
+POSE_PRIOR_PER_DEG = 0.0003
+POSE_REFINE_STEPS_DEG = (4.0, 2.0, 1.0, 0.5)
+#: Bounds of the search (deg): clinic photos outside them are not what the views mean.
+POSE_MAX_TOP_TILT_DEG = 36.0
+POSE_ELEVATION_RANGE_DEG = (-8.0, 32.0)
+POSE_MAX_AZIMUTH_OFFSET_DEG = 15.0
+POSE_SAMPLES = 2000  # head pixels used to score each pose
+#: Agreement by which the opposite front/back orientation of a top photo must beat the cue's.
+POSE_FLIP_MARGIN = 0.01
 #: Largest area weight, as 1/cos of this angle: the silhouette rim is unreliable.
 MAX_RIM_ANGLE_DEG = 87.0
 #: Exponent of cos(normal, view) in the blending of photos that see the same point.
@@ -65,6 +86,7 @@ MAX_SCALP_OUTSIDE = 0.08  # of scalp pixels outside the fitted ellipse (normalis
 MAX_HOLES = 0.1  # of the head: background or ignore pixels enclosed by it
 MIN_AXIS_RATIO = 0.45
 MIN_FACE_PIXELS = 30  # class-1 pixels needed to tell where the face is
+FOREHEAD_INSIDE_SHARE = 0.3  # top photos: a skin patch this much inside the outline is forehead
 
 
 class PoorFit(ValueError):
@@ -82,10 +104,115 @@ def nominal_toward(view: str) -> np.ndarray:
     }[view]
 
 
-def view_camera(view: str) -> OrthoCamera:
-    """The nominal camera: profiles and back with the head upright, top with the nose up."""
+def view_camera(view: str, toward: np.ndarray | None = None) -> OrthoCamera:
+    """The camera of a view from ``toward`` (default nominal): profiles and back with the head
+    upright, top with the nose up."""
     up = np.array([0.0, 1.0, 0.0]) if view == "top" else np.array([0.0, 0.0, 1.0])
-    return OrthoCamera.looking_from(nominal_toward(view), up)
+    return OrthoCamera.looking_from(nominal_toward(view) if toward is None else toward, up)
+
+
+def _direction(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
+    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
+    return np.array([np.sin(az) * np.cos(el), np.cos(az) * np.cos(el), np.sin(el)])
+
+
+def pose_candidates(view: str) -> list[np.ndarray]:
+    """Unit camera directions (3,) the pose search starts from for a view."""
+    if view == "top":
+        return [nominal_toward(view)] + [_direction(heading, 90.0 - tilt)
+                                         for tilt in POSE_TOP_TILTS_DEG
+                                         for heading in range(0, 360, 45)]
+    base = {"left": 90.0, "right": -90.0, "back": 180.0}[view]
+    return [_direction(base + offset, elevation)
+            for elevation in POSE_ELEVATIONS_DEG for offset in POSE_AZIMUTH_OFFSETS_DEG]
+
+
+def _image_to_unit(view: str, camera: OrthoCamera, inverse: np.ndarray, ref: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(model_basis, to_unit): the model's silhouette basis and the (2, 2) map from image px
+    (relative to the fitted centre, after ``inverse``) to the model's unit disk, turned so the
+    image reference direction ``ref`` (nose for top photos, head-up otherwise) matches."""
+    model_basis = silhouette_basis(camera, CANONICAL_SEMI_AXES)
+    axis = 1 if view == "top" else 2
+    model_ref = np.array([camera.right[axis], camera.down[axis]])
+    rotation = _rotation_to(inverse @ ref, np.linalg.inv(model_basis) @ model_ref)
+    return model_basis, rotation @ inverse
+
+
+def _pose_allowed(view: str, toward: np.ndarray) -> bool:
+    """Whether a camera direction lies within the range the pose search may reach."""
+    elevation = np.degrees(np.arcsin(np.clip(toward[2], -1.0, 1.0)))
+    if view == "top":
+        return 90.0 - elevation <= POSE_MAX_TOP_TILT_DEG
+    base = {"left": 90.0, "right": -90.0, "back": 180.0}[view]
+    azimuth = np.degrees(np.arctan2(toward[0], toward[1]))
+    offset = (azimuth - base + 180.0) % 360.0 - 180.0
+    return (POSE_ELEVATION_RANGE_DEG[0] <= elevation <= POSE_ELEVATION_RANGE_DEG[1]
+            and abs(offset) <= POSE_MAX_AZIMUTH_OFFSET_DEG)
+
+
+def _pose_score(view: str, toward: np.ndarray, inverse: np.ndarray, ref: np.ndarray,
+                xy: np.ndarray, is_scalp: np.ndarray) -> float:
+    """How well the canonical hairline seen from ``toward`` explains the photo's scalp.
+
+    Agreement (fraction of head pixels inside the outline whose scalp / not-scalp label the
+    canonical head predicts) less ``POSE_PRIOR_PER_DEG`` per degree away from the nominal
+    camera; -inf outside the search bounds.
+
+    Args:
+        inverse: (2, 2) image px (relative to the fitted centre) -> the fitted ellipse's disk.
+        ref: (2,) image reference direction. xy: (N, 2) px of head pixels (scalp or skin)
+        relative to the fitted centre; is_scalp: (N,) True where they are scalp.
+    """
+    if not _pose_allowed(view, toward):
+        return -np.inf
+    camera = view_camera(view, toward)
+    model_basis, to_unit = _image_to_unit(view, camera, inverse, ref)
+    unit = transform(to_unit, xy)
+    inside = np.hypot(unit[:, 0], unit[:, 1]) < 0.97
+    if inside.sum() < 20:
+        return -np.inf
+    points, _ = cast_rays(camera, CANONICAL_SEMI_AXES, transform(model_basis, unit[inside]))
+    agreement = float(np.mean(canonical_is_scalp(points) == is_scalp[inside]))
+    degrees = np.degrees(np.arccos(np.clip(toward @ nominal_toward(view), -1.0, 1.0)))
+    return agreement - POSE_PRIOR_PER_DEG * degrees
+
+
+def _coarse_pose(view: str, inverse: np.ndarray, ref: np.ndarray, head_xy: np.ndarray,
+                 head_scalp: np.ndarray) -> tuple[np.ndarray, float]:
+    """Best start direction (3,) of the grid and its score, on every 4th head pixel."""
+    best, best_score = nominal_toward(view), -np.inf
+    for toward in pose_candidates(view):
+        value = _pose_score(view, toward, inverse, ref, head_xy[::4], head_scalp[::4])
+        if value > best_score + 1e-9:
+            best, best_score = toward, value
+    return best, best_score
+
+
+def _refine_pose(view: str, inverse: np.ndarray, ref: np.ndarray, start: np.ndarray,
+                 head_xy: np.ndarray, head_scalp: np.ndarray) -> OrthoCamera:
+    """Pattern search on the sphere of directions from ``start``, steps shrinking."""
+    best = start
+    best_score = _pose_score(view, best, inverse, ref, head_xy, head_scalp)
+    if not np.isfinite(best_score):
+        return view_camera(view)
+    moves = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
+    for step in POSE_REFINE_STEPS_DEG:
+        for _ in range(2):
+            helper = np.array([1.0, 0.0, 0.0]) if abs(best[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+            first = np.cross(best, helper)
+            first /= np.linalg.norm(first)
+            second = np.cross(best, first)
+            centre, improved = best, False
+            for du, dv in moves:
+                moved = centre + np.tan(np.radians(step)) * (du * first + dv * second)
+                moved /= np.linalg.norm(moved)
+                value = _pose_score(view, moved, inverse, ref, head_xy, head_scalp)
+                if value > best_score + 1e-9:
+                    best, best_score, improved = moved, value, True
+            if not improved:
+                break
+    return view_camera(view, best)
 
 
 @dataclass(frozen=True)
@@ -165,8 +292,8 @@ def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.
 
     Profiles: class-1 skin near the head (face, ear, neck) against the scalp: the face pulls
     it forward; the ear sits near the middle. Top photos: skin *inside* the head outline is
-    forehead or face (or ears, on both sides); skin just *outside* it is the neck, seen only
-    when the camera leans back, so it points the other way.
+    forehead or face; ears and the neck (seen when the camera leans back) stick out of the
+    outline, so skin patches mostly outside it are not counted.
     """
     ys, xs = np.nonzero(mask == CLASS_SKIN)
     skin_xy = np.stack([xs + 0.5, ys + 0.5], 1)
@@ -174,13 +301,16 @@ def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.
     radius = np.hypot(unit[:, 0], unit[:, 1])
     size = ellipse.semi_axes[0]
     if view == "top":
-        inner, outer = radius < 0.97, (radius > 1.0) & (radius < 1.3)
-        if inner.sum() >= MIN_FACE_PIXELS:
-            cue = skin_xy[inner].mean(0) - ellipse.centre
-        elif outer.sum() >= MIN_FACE_PIXELS:
-            cue = ellipse.centre - skin_xy[outer].mean(0)
-        else:
+        # Forehead: skin patches lying within the outline. Ears and the neck stick out of it
+        # (and an ear sits on either side), so patches mostly outside do not vote.
+        labels, _ = label(mask == CLASS_SKIN)
+        ids = labels[ys, xs]
+        inside = radius < 1.0
+        inside_share = (np.bincount(ids, inside) / np.maximum(np.bincount(ids), 1))[ids]
+        forehead = inside & (inside_share >= FOREHEAD_INSIDE_SHARE)
+        if forehead.sum() < MIN_FACE_PIXELS:
             return None
+        cue = skin_xy[forehead].mean(0) - ellipse.centre
         major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
         if ellipse.semi_axes[1] / ellipse.semi_axes[0] < 0.93:  # elongated: front-back is the major axis
             return major * np.sign(cue @ major) if abs(cue @ major) > 0.01 * size else None
@@ -255,25 +385,44 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
 
     notes: list[str] = []
     face = _face_direction(view, ellipse, mask, scalp_xy)
-    camera = view_camera(view)
     semi = CANONICAL_SEMI_AXES
-    model_basis = silhouette_basis(camera, semi)
     image_basis = ellipse.basis()
+    # Head pixels (scalp or skin) scoring the camera poses: where the scalp ends is the cue.
+    # Every k-th row: the same pixels whichever way round the photo is (mirrored profiles).
+    head_ys, head_xs = np.nonzero(scalp | (mask == CLASS_SKIN))
+    stride = int(np.ceil(len(head_ys) / POSE_SAMPLES))
+    keep_rows = head_ys % stride == 0
+    head_ys, head_xs = head_ys[keep_rows], head_xs[keep_rows]
+    head_xy = np.stack([head_xs + 0.5, head_ys + 0.5], axis=1) - ellipse.centre
+    head_scalp = scalp[head_ys, head_xs]
     if view == "top":
-        # The nose in the model image; both ways round along the head's long axis if unknown.
-        model_ref = np.array([camera.right[1], camera.down[1]])
-        if face is None:
+        # The nose's image direction. The skin cue can mistake the neck (camera behind) or an
+        # ear for the forehead, so the opposite way is tried too and wins if the hairline fits
+        # it clearly better; without a cue, both ways round the long axis are averaged unless
+        # one fits clearly better.
+        major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
+        first = face if face is not None else major
+        inverse = np.linalg.inv(image_basis)
+        scores = [_coarse_pose(view, inverse, ref, head_xy, head_scalp)[1]
+                  for ref in (first, -first)]
+        if scores[1] > scores[0] + POSE_FLIP_MARGIN:
+            guesses = [(-first, 1.0)]
+            notes.append("front of the head taken opposite to the skin cue (the hairline fits "
+                         "that way)" if face is not None else
+                         "front of the head found from the hairline alone")
+        elif face is None and scores[0] > scores[1] + POSE_FLIP_MARGIN:
+            guesses = [(first, 1.0)]
+            notes.append("front of the head found from the hairline alone")
+        elif face is None:
             notes.append("front of the head not found (no forehead skin): both ways averaged")
-            major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
             guesses = [(major, 1.0), (-major, 1.0)]
         else:
             guesses = [(face, 1.0)]
         mirror_guesses = [False]
     else:
-        model_ref = np.array([camera.right[2], camera.down[2]])  # head up = image up
-        guesses = [(np.array([0.0, -1.0]), 1.0)]
+        guesses = [(np.array([0.0, -1.0]), 1.0)]  # head up = image up
         # The model's face side: +right is the nose for a left profile.
-        expected = np.sign(camera.right[1]) if view != "back" else 0.0
+        expected = np.sign(view_camera(view).right[1]) if view != "back" else 0.0
         if view == "back":
             mirror_guesses = [False]  # symmetric: mirroring only swaps the two rear edges
         elif face is None:
@@ -285,12 +434,14 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
     samples = []
     for image_ref, mirrored in hypotheses:
         flip = np.diag([-1.0, 1.0]) if mirrored else np.eye(2)
-        # Mirroring x about the ellipse centre; the reference direction is mirrored with it.
-        basis = flip @ image_basis
-        ref = flip @ image_ref
-        inverse = np.linalg.inv(basis)
-        rotation = _rotation_to(inverse @ ref, np.linalg.inv(model_basis) @ model_ref)
-        to_unit = rotation @ inverse  # image px (relative to centre) -> unit disk of the model
+        # A mirrored photo is un-mirrored about the ellipse centre: the un-mirrored ellipse's
+        # basis is flip B flip, so px -> its unit disk is inv(flip B flip) flip = flip inv(B).
+        inverse = flip @ np.linalg.inv(image_basis)
+        ref = image_ref  # in this photo's pixels, mapped by the same ``inverse``
+        start, _ = _coarse_pose(view, inverse, ref, head_xy, head_scalp)
+        camera = _refine_pose(view, inverse, ref, start, head_xy, head_scalp)
+        # image px (relative to centre) -> unit disk of the model
+        model_basis, to_unit = _image_to_unit(view, camera, inverse, ref)
         unit = transform(to_unit, scalp_xy - ellipse.centre)
         radius = np.hypot(unit[:, 0], unit[:, 1])
         unit *= (np.minimum(radius, 0.999) / np.maximum(radius, 1e-12))[:, None]

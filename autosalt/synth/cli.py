@@ -27,6 +27,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="head shape departure from an ellipsoid (default 1; 3 = odd skulls)")
     parser.add_argument("--max-roll", type=float, default=6.0,
                         help="largest camera roll in degrees (default 6)")
+    parser.add_argument("--extra-tilt", type=float, default=0.0,
+                        help="add up to +- this many degrees to each camera's elevation and "
+                             "azimuth (default 0)")
     parser.add_argument("--frame-cut", action="store_true",
                         help="frame the head so tightly that it runs out of the photo")
     parser.add_argument("--no-occluders", action="store_true", help="no hair clips or fingers")
@@ -38,7 +41,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = SynthOptions(size=tuple(args.size), irregularity=args.irregularity,
-                           max_roll_deg=args.max_roll, frame_cut=args.frame_cut,
+                           max_roll_deg=args.max_roll, extra_tilt_deg=args.extra_tilt,
+                           frame_cut=args.frame_cut,
                            occluders=not args.no_occluders, pattern=args.pattern,
                            look=args.look)
     if min(options.size) < 64:

@@ -33,6 +33,7 @@ class SynthOptions:
     size: tuple[int, int] = (512, 512)
     irregularity: float = 1.0  # head shape departure from an ellipsoid (robustness: 3)
     max_roll_deg: float = 6.0  # camera roll about its axis (robustness: 15)
+    extra_tilt_deg: float = 0.0  # extra camera elevation/azimuth error, +- this (robustness: 15)
     frame_cut: bool = False  # let the head run out of the frame (robustness)
     occluders: bool = True  # clips and fingers
     pattern: str | None = None  # force one pattern kind
@@ -77,6 +78,11 @@ def random_camera(view: str, head: Head, rng: np.random.Generator, options: Synt
                            rng.uniform(0.5, 4.0)])
         up = np.array([0.0, 0.0, 1.0])
         extent = 0.9 * c + 2.0
+    if options.extra_tilt_deg > 0:  # drawn only when asked: default datasets stay identical
+        elevation += rng.uniform(-options.extra_tilt_deg, options.extra_tilt_deg)
+        azimuth += rng.uniform(-options.extra_tilt_deg, options.extra_tilt_deg)
+        if view == "top" and elevation > 90.0:  # tilted over the vertex: the other way round
+            elevation, azimuth = 180.0 - elevation, azimuth + 180.0
     fill = rng.uniform(0.55, 0.9) if not options.frame_cut else rng.uniform(0.95, 1.35)
     distance = focal * 2 * extent / (fill * min(size))
     # Off-centre framing within what keeps the head in the frame (or not, for frame_cut).

@@ -72,7 +72,7 @@ class Appearance:
             parting = _unit(parting + np.array([0, 0, offset]))
         return Appearance(
             skin=skin.astype(np.float32), scalp=scalp.astype(np.float32),
-            hair=hair.astype(np.float32), hair_opacity=rng.uniform(0.55, 1.0),
+            hair=hair.astype(np.float32), hair_opacity=rng.uniform(0.7, 1.0),
             hair_volume_cm=rng.uniform(0.1, 1.4), strand_contrast=rng.uniform(0.25, 0.8),
             whorl=whorl, comb=comb, parting=parting,
             clothing=rng.uniform(0.05, 0.95, 3).astype(np.float32),
@@ -268,6 +268,28 @@ def _strand_texture(rng: np.random.Generator, angle: np.ndarray, size: tuple[int
     return np.clip(0.5 + 0.25 * texture, 0, 1)
 
 
+def _thinning_factor(rng: np.random.Generator, angle: np.ndarray, loss: np.ndarray,
+                     strand_length: int) -> np.ndarray:
+    """Factor (H, W) on a coverage map that already holds ``(1 - loss)``: thinning removes hairs.
+
+    Diffuse thinning leaves fewer hairs; it does not make each hair finer (naturally fine hair
+    is the patient's ``hair_opacity``). A pixel keeps its hair where a strand texture's rank is
+    above the loss fraction, so thinning shows bare scalp between the strands that are left
+    while the mean coverage still falls as (1 - loss). Where loss nears 1 (patches) the factor
+    blends back to 1: patches stay evenly bare.
+    """
+    height, width = loss.shape
+    gaps = _strand_texture(rng, angle, (height, width), max(3, strand_length // 2) | 1)
+    rank = np.empty(gaps.size, np.float32)
+    rank[np.argsort(gaps, axis=None, kind="stable")] = np.linspace(0.0, 1.0, gaps.size,
+                                                                    dtype=np.float32)
+    gap_level = 0.04 + 0.96 * rank.reshape(height, width)
+    keep = np.clip((gap_level - loss) / 0.08 + 0.5, 0.0, 1.0)
+    patchy = np.clip((loss - 0.7) / 0.2, 0.0, 1.0)
+    thinning = keep / np.maximum(1.0 - loss, 0.05)  # replaces the (1 - loss) already applied
+    return ((1.0 - patchy) * thinning + patchy).astype(np.float32)
+
+
 def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     kind = rng.integers(0, 5)
@@ -439,6 +461,10 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     angle_map = angle_full.reshape(height, width)
     strand_length = int(max(5, width / rng.uniform(25, 60))) | 1
     strands = _strand_texture(rng, angle_map, (height, width), strand_length)
+    loss_2d_render = loss_full.reshape(height, width)
+    if np.any(loss_2d_render > 0):
+        coverage *= _thinning_factor(rng, angle_map, loss_2d_render, strand_length)
+        coverage = np.minimum(coverage, 1.15)
     coverage = np.clip(coverage * (0.75 + 0.5 * strands), 0, 1)
 
     # Hair standing out beyond the silhouette: strands over the backdrop, labelled "ignore".
