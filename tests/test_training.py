@@ -122,6 +122,33 @@ def test_init_fine_tunes_a_released_model_with_a_frozen_encoder(tiny_data, tmp_p
     assert any(not torch.equal(result[k], released["state_dict"][k]) for k in decoder)
 
 
+@pytest.mark.parametrize("start_mae, epoch_mae, keeps_start", [(5.0, 9.0, True), (9.0, 5.0, False)])
+def test_fine_tuning_keeps_the_starting_model_unless_an_epoch_beats_it(
+        tiny_data, tmp_path, monkeypatch, start_mae, epoch_mae, keeps_start):
+    base = tmp_path / "base"
+    training.train(tiny_config(tiny_data, base), progress=False)
+    released = load_checkpoint(base / "best.pt")
+    real_evaluate = training.evaluate
+    calls = []
+
+    def scripted(*args, **kwargs):  # real metrics, but a SALT MAE chosen by the test
+        metrics = real_evaluate(*args, **kwargs)
+        calls.append(1)
+        return {**metrics, "salt_mae": start_mae if len(calls) == 1 else epoch_mae}
+
+    monkeypatch.setattr(training, "evaluate", scripted)
+    tuned = tmp_path / "tuned"
+    training.train(tiny_config(tiny_data, tuned, "train.epochs=1"), init=str(base / "best.pt"),
+                   progress=False)
+    assert len(calls) == 2  # the starting model, then the one epoch
+    assert json.loads((tuned / "init_metrics.json").read_text())["salt_mae"] == start_mae
+    best = load_checkpoint(tuned / "best.pt")["state_dict"]
+    last = load_checkpoint(tuned / "last.pt")["state_dict"]
+    same_as_start = all(torch.equal(best[k], released["state_dict"][k]) for k in best)
+    same_as_epoch = all(torch.equal(best[k], last[k]) for k in best)
+    assert (same_as_start, same_as_epoch) == (keeps_start, not keeps_start)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

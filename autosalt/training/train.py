@@ -5,7 +5,9 @@
     autosalt train --init models/autosalt-default.pt data.roots=[clinic] train.freeze_encoder=true
 
 The run folder gets the resolved config, the environment, the split, metrics per epoch
-(CSV + JSON), and ``best.pt`` (lowest validation SALT MAE) / ``last.pt`` (resume state).
+(CSV + JSON), and ``best.pt`` (lowest validation SALT MAE; with ``--init`` the starting
+model competes too, so fine-tuning never ends worse on validation than it began) /
+``last.pt`` (resume state).
 Under ``torchrun`` it trains with DistributedDataParallel; rank 0 logs and saves.
 """
 
@@ -192,6 +194,23 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         scheduler.load_state_dict(resume_state["scheduler"])
         _set_rng_state(resume_state["rng"])
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    if init and val_samples and main_process and not resume_state:
+        # Fine-tuning starts from a model that already works: it is the first candidate for
+        # best.pt, so a run whose epochs all score worse on validation keeps the start.
+        start_metrics = evaluate(model, val_samples, config.model.input_size, device,
+                                 config.train.bf16, config.train.channels_last,
+                                 max_visits=config.train.val_visits, progress=progress)
+        best = start_metrics.get("salt_mae", float("inf"))
+        if not math.isfinite(best):
+            best = float("inf")
+        save_checkpoint(out / "best.pt", make_checkpoint(
+            model, model_args, config.model.input_size, to_dict(config),
+            metrics={k: v for k, v in start_metrics.items() if not isinstance(v, dict)},
+            model_id=released.get("model_id", "") or f"autosalt-{out.name}-init"))
+        write_json_atomic(out / "init_metrics.json", start_metrics)
+        print(f"starting model ({init}): val SALT MAE {best:.2f}; best.pt keeps it unless an epoch "
+              "does better")
 
     final = {}
     for epoch in range(start_epoch, config.train.epochs):
