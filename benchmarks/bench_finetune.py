@@ -15,6 +15,7 @@ what fine-tuning costs there. Writes the ``finetune`` section of docs/benchmarks
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,13 @@ def main() -> int:
     autosalt(*command)
     minutes = (time.perf_counter() - started) / 60
     after = {name: score(run / "best.pt", roots[name]) for name in ("drape_test", "default_test")}
+    start = json.loads((run / "init_metrics.json").read_text())["salt_mae"]
+    epochs = json.loads((run / "metrics.json").read_text())
+    best_epoch = min(epochs, key=lambda row: row["salt_mae"])
+    chosen = (f"best.pt is epoch {best_epoch['epoch']} (validation SALT MAE "
+              f"{best_epoch['salt_mae']:.2f}, starting model {start:.2f})"
+              if best_epoch["salt_mae"] < start else
+              f"no epoch beat the starting model on validation ({start:.2f}): best.pt is the start")
     results_method = after["drape_test"]["method"]
     rows = []
     for name, label in (("drape_test", "drape look (30 held-out visits, seed 4100)"),
@@ -85,7 +93,7 @@ def main() -> int:
         "flash, green cast: a look the default never saw), validated on 10 (seed 4200), "
         + ("mixed with 50 default-look visits (seed 4400), " if args.mix else "")
         + f"with `autosalt {' '.join(command[:5])} ... {' '.join(command[8:-1])}`: {minutes:.1f} min "
-        f"on this CPU. Post-processing `{results_method}`; SALT errors in points.", "",
+        f"on this CPU; {chosen}. Post-processing `{results_method}`; SALT errors in points.", "",
         "| test set | model | SALT MAE | SALT max | scalp Jaccard | hair-loss Jaccard |",
         "|---|---|---|---|---|---|", *rows])
     write_section("finetune", body)

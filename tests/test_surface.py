@@ -200,7 +200,9 @@ def test_poor_fits_are_flagged_and_fall_back_to_pixel():
 
 
 def test_top_view_without_a_front_cue_is_flagged():
-    mask = render(SEMI, [0, 0, 1], [0, 1, 0], lambda p: p[:, 2] > 0.8 * SEMI[2], no_region)
+    # Loss over the forehead side: which way round the head is changes the reading.
+    front = lambda p: (p[:, 1] > 0.45 * SEMI[1]) & (p[:, 2] > 0.45 * SEMI[2])  # noqa: E731
+    mask = render(SEMI, [0, 0, 1], [0, 1, 0], front, no_region)
     result = surface_method({"top": mask}, {}, {"top": "top.png"})
     assert any("top.png" in flag and "front" in flag for flag in result.flags)
     assert result.values["top"] is not None
@@ -266,3 +268,16 @@ def test_tilted_camera_is_found_and_patch_measured_within_one_point(view, toward
     # The pose itself within 10 deg (a sideways top tilt moves the hairline least: 8 deg off).
     samples, _ = reconstruct_view(view, mask, None)
     assert np.degrees(np.arccos(np.clip(samples[0].camera.toward @ toward, -1, 1))) < 10.0
+
+
+def test_unknown_front_is_flagged_only_when_it_changes_the_reading():
+    # A top photo with no face or ear skin: the front cannot be told and both ways round are
+    # averaged. A cap at the vertex reads the same either way (no flag); a patch over the
+    # forehead side reads differently (flagged, naming the spread).
+    cap = lambda p: p[:, 2] > 0.8 * SEMI[2]  # noqa: E731
+    front = lambda p: (p[:, 1] > 0.45 * SEMI[1]) & (p[:, 2] > 0.45 * SEMI[2])  # noqa: E731
+    symmetric = render(SEMI, [0, 0, 1], [0, 1, 0], cap, no_region)
+    lopsided = render(SEMI, [0, 0, 1], [0, 1, 0], front, no_region)
+    assert surface_method({"top": symmetric}, {"top": None}, {}).flags == []
+    flags = surface_method({"top": lopsided}, {"top": None}, {}).flags
+    assert len(flags) == 1 and "both ways averaged" in flags[0] and "differ by" in flags[0]

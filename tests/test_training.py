@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 import autosalt.training.train as training
 from autosalt.config import ConfigError, load_config
@@ -113,9 +114,14 @@ def test_init_fine_tunes_a_released_model_with_a_frozen_encoder(tiny_data, tmp_p
     training.train(tiny_config(tiny_data, base), progress=False)
     released = load_checkpoint(base / "best.pt")
     tuned = tmp_path / "tuned"
-    training.train(tiny_config(tiny_data, tuned, "train.freeze_encoder=true", "train.epochs=1"),
+    # The config names another encoder: the released model decides, and the run records that.
+    training.train(tiny_config(tiny_data, tuned, "train.freeze_encoder=true", "train.epochs=1",
+                               "model.encoder=resnet18"),
                    init=str(base / "best.pt"), progress=False)
     result = load_checkpoint(tuned / "last.pt")["state_dict"]
+    recorded = yaml.safe_load((tuned / "config.yaml").read_text())["model"]
+    assert (recorded["arch"], recorded["encoder"]) == (released["model_args"]["arch"],
+                                                       released["model_args"]["encoder"])
     encoder = [k for k in result if k.startswith("net.encoder.")]  # BN statistics included
     decoder = [k for k in result if k.startswith("net.decoder.") and result[k].is_floating_point()]
     assert encoder and all(torch.equal(result[k], released["state_dict"][k]) for k in encoder)

@@ -71,6 +71,9 @@ POSE_MAX_AZIMUTH_OFFSET_DEG = 15.0
 POSE_SAMPLES = 2000  # head pixels used to score each pose
 #: Agreement by which the opposite front/back orientation of a top photo must beat the cue's.
 POSE_FLIP_MARGIN = 0.01
+#: An unknown front/back (top) or face side (profile) is flagged when the two readings of the
+#: view's own area differ by more than this (points); both are averaged either way.
+AMBIGUITY_FLAG_POINTS = 2.0
 #: Largest area weight, as 1/cos of this angle: the silhouette rim is unreliable.
 MAX_RIM_ANGLE_DEG = 87.0
 #: Exponent of cos(normal, view) in the blending of photos that see the same point.
@@ -384,6 +387,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
     _check_fit(ellipse, silhouette, mask, scalp_xy)
 
     notes: list[str] = []
+    ambiguous = ""  # the note for a front/back or mirroring guess, if one is averaged
     face = _face_direction(view, ellipse, mask, scalp_xy)
     semi = CANONICAL_SEMI_AXES
     image_basis = ellipse.basis()
@@ -414,7 +418,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
             guesses = [(first, 1.0)]
             notes.append("front of the head found from the hairline alone")
         elif face is None:
-            notes.append("front of the head not found (no forehead skin): both ways averaged")
+            ambiguous = "front of the head not found (no forehead skin): both ways averaged"
             guesses = [(major, 1.0), (-major, 1.0)]
         else:
             guesses = [(face, 1.0)]
@@ -426,7 +430,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         if view == "back":
             mirror_guesses = [False]  # symmetric: mirroring only swaps the two rear edges
         elif face is None:
-            notes.append("face side not found: both mirrorings averaged")
+            ambiguous = "face side not found: both mirrorings averaged"
             mirror_guesses = [False, True]
         else:
             mirror_guesses = [bool(np.sign(face[0]) != expected)]
@@ -460,7 +464,20 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         samples.append(SurfaceSamples(points, normals, area, loss, camera,
                                       1.0 / len(hypotheses)))
     del height, width
+    if len(samples) > 1:
+        # Flag the guess only where it matters: the two readings of this photo's own area.
+        readings = [_own_area_percent(view, sample) for sample in samples]
+        spread = max(readings) - min(readings)
+        if spread > AMBIGUITY_FLAG_POINTS:
+            notes.append(f"{ambiguous} (the two readings of this view differ by {spread:.1f} points)")
     return samples, notes
+
+
+def _own_area_percent(view: str, samples: SurfaceSamples) -> float:
+    """Percent loss of the photo's points that fall in the view's own SALT area (0 if none)."""
+    own = canonical_boundaries().area_index(samples.points, CANONICAL_SEMI_AXES) == VIEWS.index(view)
+    area = float(samples.areas[own].sum())
+    return 100.0 * float((samples.areas * samples.loss)[own].sum()) / area if area > 0 else 0.0
 
 
 def _blend_weights(normals: np.ndarray, own: np.ndarray, others: list[np.ndarray]) -> np.ndarray:

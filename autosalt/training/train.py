@@ -149,6 +149,12 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         train_samples = [s for s in train_samples if (s.patient_key, s.visit) in keep]
     if not train_samples:
         raise ValueError("no training samples after the split; add data or lower data.val_fraction")
+    released = None
+    if init:  # the released model fixes the network: record it in the run's config
+        released = load_checkpoint(init)
+        config.model.arch = released["model_args"]["arch"]
+        config.model.encoder = released["model_args"]["encoder"]
+        config.model.input_size = int(released["input_size"])
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "split.json", split)
@@ -165,10 +171,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
     # Model: fresh (ImageNet encoder), from a released checkpoint (--init), or resumed.
     model_args = {"arch": config.model.arch, "encoder": config.model.encoder}
     if init:
-        released = load_checkpoint(init)
         model_args = dict(released["model_args"])
-        config.model.arch, config.model.encoder = model_args["arch"], model_args["encoder"]
-        config.model.input_size = int(released["input_size"])
     model = create_model(**model_args, pretrained=config.model.pretrained and not (init or resume))
     if init:
         model.load_state_dict(released["state_dict"])
