@@ -47,14 +47,17 @@ def sample_scores() -> dict[tuple[str, str], tuple[float, float]]:
 def test_sample_visits_are_scored_near_their_truth(sample_scores):
     errors = np.array([abs(predicted - true) for predicted, true in sample_scores.values()])
     # Synthetic photos like its training data: a broken or untrained model misses by tens.
-    assert errors.mean() < 10 and errors.max() < 25, sample_scores
+    assert errors.mean() < 5 and errors.max() < 10, sample_scores
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness of the released model (models/MODEL_CARD.md): "
-                   "it under-calls diffuse thinning, P004 (true 30, 21, 11) is scored 8, 4, 3; "
-                   "a model that fixes it makes this pass, and then the mark must go")
 def test_severity_order_is_kept(sample_scores):
     # Totalis (P001, SALT 59-86) above diffuse (P004, 11-30) above patchy (P002, P003, < 7).
     by_patient = {p: np.mean([s for (q, _), (s, _) in sample_scores.items() if q == p])
                   for p in ("P001", "P002", "P003", "P004")}
     assert by_patient["P001"] > by_patient["P004"] > max(by_patient["P002"], by_patient["P003"])
+
+
+def test_diffuse_improvement_is_tracked_visit_by_visit(sample_scores):
+    # P004 is diffuse thinning that improves (true 30, 21, 11): partial density, not patches.
+    scores = [sample_scores[("P004", visit)][0] for visit in ("week00", "week04", "week08")]
+    assert scores[0] > scores[1] > scores[2], scores
