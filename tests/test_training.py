@@ -128,6 +128,20 @@ def test_init_fine_tunes_a_released_model_with_a_frozen_encoder(tiny_data, tmp_p
     assert any(not torch.equal(result[k], released["state_dict"][k]) for k in decoder)
 
 
+def test_freeze_bn_keeps_every_batchnorm_statistic_while_weights_train(tiny_data, tmp_path):
+    base = tmp_path / "base"
+    training.train(tiny_config(tiny_data, base), progress=False)
+    released = load_checkpoint(base / "best.pt")["state_dict"]
+    tuned = tmp_path / "tuned"
+    training.train(tiny_config(tiny_data, tuned, "train.freeze_bn=true", "train.epochs=1"),
+                   init=str(base / "best.pt"), progress=False)
+    result = load_checkpoint(tuned / "last.pt")["state_dict"]
+    statistics = [k for k in result if k.endswith(("running_mean", "running_var"))]
+    weights = [k for k in result if k.endswith(".weight")]
+    assert statistics and all(torch.equal(result[k], released[k]) for k in statistics)
+    assert any(not torch.equal(result[k], released[k]) for k in weights)
+
+
 @pytest.mark.parametrize("start_mae, epoch_mae, keeps_start", [(5.0, 9.0, True), (9.0, 5.0, False)])
 def test_fine_tuning_keeps_the_starting_model_unless_an_epoch_beats_it(
         tiny_data, tmp_path, monkeypatch, start_mae, epoch_mae, keeps_start):

@@ -72,17 +72,19 @@ def _autocast(device: torch.device, enabled: bool):
 def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf16: bool,
                     channels_last: bool, dice_weight: float, fraction_weight: float,
                     max_steps: int | None = None, progress: bool = True,
-                    frozen: torch.nn.Module | None = None) -> dict[str, float]:
+                    frozen: torch.nn.Module | list[torch.nn.Module] | None = None
+                    ) -> dict[str, float]:
     """One pass over ``loader``; returns mean losses and images/s.
 
-    ``frozen``: a part kept in eval mode (a frozen encoder), so its BatchNorm statistics stay
-    those it was trained with instead of drifting to a small fine-tuning set.
+    ``frozen``: parts kept in eval mode (a frozen encoder, or BatchNorm layers), so their
+    BatchNorm statistics stay those they were trained with instead of drifting to a small
+    fine-tuning set.
     """
     from tqdm import tqdm
 
     model.train()
-    if frozen is not None:
-        frozen.eval()
+    for part in ([frozen] if isinstance(frozen, torch.nn.Module) else frozen or []):
+        part.eval()
     totals: dict[str, float] = defaultdict(float)
     steps, images, started = 0, 0, time.perf_counter()
     total_steps = min(len(loader), max_steps) if max_steps else len(loader)

@@ -215,6 +215,9 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         print(f"starting model ({init}): val SALT MAE {best:.2f}; best.pt keeps it unless an epoch "
               "does better")
 
+    frozen = ([model.encoder] if config.train.freeze_encoder else []) + (
+        [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if config.train.freeze_bn else [])
     final = {}
     for epoch in range(start_epoch, config.train.epochs):
         started = time.perf_counter()
@@ -231,7 +234,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
             wrapped, loader, optimizer, scheduler, device, epoch, config.train.bf16,
             config.train.channels_last, config.train.dice_weight, config.train.fraction_weight,
             config.train.steps_per_epoch, progress=progress and main_process,
-            frozen=model.encoder if config.train.freeze_encoder else None)
+            frozen=frozen)
         if world > 1:
             torch.distributed.barrier()
         if not main_process:
