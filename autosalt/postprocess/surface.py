@@ -56,6 +56,8 @@ from autosalt.postprocess.visit import VisitValues
 #: photos are usually taken from slightly above. Top photos are assumed straight down.
 PROFILE_ELEVATION_DEG = 12.0
 BACK_ELEVATION_DEG = 12.0
+#: Azimuth (deg, 0 = nose, 90 = the patient's left) of the nominal camera of each side view.
+VIEW_AZIMUTH_DEG = {"left": 90.0, "right": -90.0, "back": 180.0}
 #: Pose search (deg): top-photo tilts from straight down (each at 8 headings); camera
 #: elevations of profile and back photos; azimuth offsets of profile and back photos.
 POSE_TOP_TILTS_DEG = (10.0, 20.0, 30.0)
@@ -125,7 +127,7 @@ def pose_candidates(view: str) -> list[np.ndarray]:
         return [nominal_toward(view)] + [_direction(heading, 90.0 - tilt)
                                          for tilt in POSE_TOP_TILTS_DEG
                                          for heading in range(0, 360, 45)]
-    base = {"left": 90.0, "right": -90.0, "back": 180.0}[view]
+    base = VIEW_AZIMUTH_DEG[view]
     return [_direction(base + offset, elevation)
             for elevation in POSE_ELEVATIONS_DEG for offset in POSE_AZIMUTH_OFFSETS_DEG]
 
@@ -147,7 +149,7 @@ def _pose_allowed(view: str, toward: np.ndarray) -> bool:
     elevation = np.degrees(np.arcsin(np.clip(toward[2], -1.0, 1.0)))
     if view == "top":
         return 90.0 - elevation <= POSE_MAX_TOP_TILT_DEG
-    base = {"left": 90.0, "right": -90.0, "back": 180.0}[view]
+    base = VIEW_AZIMUTH_DEG[view]
     azimuth = np.degrees(np.arctan2(toward[0], toward[1]))
     offset = (azimuth - base + 180.0) % 360.0 - 180.0
     return (POSE_ELEVATION_RANGE_DEG[0] <= elevation <= POSE_ELEVATION_RANGE_DEG[1]
