@@ -401,6 +401,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
     head_ys, head_xs = head_ys[keep_rows], head_xs[keep_rows]
     head_xy = np.stack([head_xs + 0.5, head_ys + 0.5], axis=1) - ellipse.centre
     head_scalp = scalp[head_ys, head_xs]
+    coarse: dict[tuple, tuple[np.ndarray, float]] = {}  # (reference, mirrored) -> coarse pose
     if view == "top":
         # The nose's image direction. The skin cue can mistake the neck (camera behind) or an
         # ear for the forehead, so the opposite way is tried too and wins if the hairline fits
@@ -409,8 +410,9 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
         first = face if face is not None else major
         inverse = np.linalg.inv(image_basis)
-        scores = [_coarse_pose(view, inverse, ref, head_xy, head_scalp)[1]
-                  for ref in (first, -first)]
+        for ref in (first, -first):
+            coarse[(tuple(ref), False)] = _coarse_pose(view, inverse, ref, head_xy, head_scalp)
+        scores = [coarse[(tuple(first), False)][1], coarse[(tuple(-first), False)][1]]
         if scores[1] > scores[0] + POSE_FLIP_MARGIN:
             guesses = [(-first, 1.0)]
             notes.append("front of the head taken opposite to the skin cue (the hairline fits "
@@ -444,7 +446,10 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
         # basis is flip B flip, so px -> its unit disk is inv(flip B flip) flip = flip inv(B).
         inverse = flip @ np.linalg.inv(image_basis)
         ref = image_ref  # in this photo's pixels, mapped by the same ``inverse``
-        start, _ = _coarse_pose(view, inverse, ref, head_xy, head_scalp)
+        key = (tuple(ref), mirrored)
+        if key not in coarse:
+            coarse[key] = _coarse_pose(view, inverse, ref, head_xy, head_scalp)
+        start = coarse[key][0]
         camera = _refine_pose(view, inverse, ref, start, head_xy, head_scalp)
         # image px (relative to centre) -> unit disk of the model
         model_basis, to_unit = _image_to_unit(view, camera, inverse, ref)
