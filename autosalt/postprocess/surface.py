@@ -45,6 +45,7 @@ from autosalt.postprocess.geometry import (
     canonical_boundaries,
     canonical_is_scalp,
     cast_rays,
+    cross3,
     fit_ellipse,
     silhouette_basis,
     transform,
@@ -177,7 +178,8 @@ def _pose_score(view: str, toward: np.ndarray, inverse: np.ndarray, ref: np.ndar
     inside = np.hypot(unit[:, 0], unit[:, 1]) < 0.97
     if inside.sum() < 20:
         return -np.inf
-    points, _ = cast_rays(camera, CANONICAL_SEMI_AXES, transform(model_basis, unit[inside]))
+    points, _ = cast_rays(camera, CANONICAL_SEMI_AXES, transform(model_basis, unit[inside]),
+                          with_normals=False)
     agreement = float(np.mean(canonical_is_scalp(points) == is_scalp[inside]))
     degrees = np.degrees(np.arccos(np.clip(toward @ nominal_toward(view), -1.0, 1.0)))
     return agreement - POSE_PRIOR_PER_DEG * degrees
@@ -205,9 +207,9 @@ def _refine_pose(view: str, inverse: np.ndarray, ref: np.ndarray, start: np.ndar
     for step in POSE_REFINE_STEPS_DEG:
         for _ in range(2):
             helper = np.array([1.0, 0.0, 0.0]) if abs(best[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-            first = np.cross(best, helper)
+            first = cross3(best, helper)
             first /= np.linalg.norm(first)
-            second = np.cross(best, first)
+            second = cross3(best, first)
             centre, improved = best, False
             for du, dv in moves:
                 moved = centre + np.tan(np.radians(step)) * (du * first + dv * second)
