@@ -461,9 +461,9 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     angle_map = angle_full.reshape(height, width)
     strand_length = int(max(5, width / rng.uniform(25, 60))) | 1
     strands = _strand_texture(rng, angle_map, (height, width), strand_length)
-    loss_2d_render = loss_full.reshape(height, width)
-    if np.any(loss_2d_render > 0):
-        coverage *= _thinning_factor(rng, angle_map, loss_2d_render, strand_length)
+    loss_2d = loss_full.reshape(height, width)
+    if np.any(loss_2d > 0):
+        coverage *= _thinning_factor(rng, angle_map, loss_2d, strand_length)
         coverage = np.minimum(coverage, 1.15)
     coverage = np.clip(coverage * (0.75 + 0.5 * strands), 0, 1)
 
@@ -485,7 +485,6 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
                         (ambient + 0.3), hair_rgb)
     image = image * (1 - coverage[..., None]) + hair_rgb * coverage[..., None]
 
-    loss_2d = loss_full.reshape(height, width)
     _draw_vellus_and_loose_strands(image, mask_2d, loss_2d, appearance, rng)
     if occluders:
         _draw_occluders(image, mask_2d, appearance, rng)
