@@ -5,7 +5,9 @@ For every photo:
 1. fit an ellipse to the scalp silhouette (scalp pixels next to background or ignore);
 2. decide which way the head faces in the picture: profile photos may be mirrored, so the
    face side is found from where the non-scalp skin (class 1) lies against the scalp; top
-   photos may be turned any way, so the front is where the forehead skin is;
+   photos may be turned any way, so the front is where forehead skin lies inside the outline
+   (ears and neck stick out of it and do not count), unless the hairline fits the opposite
+   way clearly better; without a cue, both ways are averaged;
 3. find the camera direction: among directions around the view's nominal one (the top
    photo tilted up to 36 deg any way; profiles and back from -8 to 32 deg above the
    horizontal and 15 deg either side), keep the one under which the canonical hairline best
@@ -53,8 +55,9 @@ from autosalt.postprocess.geometry import (
 from autosalt.postprocess.pixel import pixel_loss_fraction, pixel_view_percent, scalp_pixels
 from autosalt.postprocess.visit import VisitValues
 
-#: Assumed camera elevation (deg above the horizontal) of profile and back photos: clinic
-#: photos are usually taken from slightly above. Top photos are assumed straight down.
+#: Nominal camera elevation (deg above the horizontal) of profile and back photos, where the
+#: pose search starts and which it prefers: clinic photos are usually taken from slightly
+#: above. The nominal top photo looks straight down.
 PROFILE_ELEVATION_DEG = 12.0
 BACK_ELEVATION_DEG = 12.0
 #: Azimuth (deg, 0 = nose, 90 = the patient's left) of the nominal camera of each side view.
