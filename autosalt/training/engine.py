@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -72,8 +73,7 @@ def _autocast(device: torch.device, enabled: bool):
 def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf16: bool,
                     channels_last: bool, dice_weight: float, fraction_weight: float,
                     max_steps: int | None = None, progress: bool = True,
-                    frozen: torch.nn.Module | list[torch.nn.Module] | None = None
-                    ) -> dict[str, float]:
+                    frozen: Sequence[torch.nn.Module] = ()) -> dict[str, float]:
     """One pass over ``loader``; returns mean losses and images/s.
 
     ``frozen``: parts kept in eval mode (a frozen encoder, or BatchNorm layers), so their
@@ -83,7 +83,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf1
     from tqdm import tqdm
 
     model.train()
-    for part in ([frozen] if isinstance(frozen, torch.nn.Module) else frozen or []):
+    for part in frozen:
         part.eval()
     totals: dict[str, float] = defaultdict(float)
     steps, images, started = 0, 0, time.perf_counter()

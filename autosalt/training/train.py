@@ -198,12 +198,15 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         _set_rng_state(resume_state["rng"])
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
+    def validate() -> dict:
+        return evaluate(model, val_samples, config.model.input_size, device, config.train.bf16,
+                        config.train.channels_last, max_visits=config.train.val_visits,
+                        progress=progress)
+
     if init and val_samples and main_process and not resume_state:
         # Fine-tuning starts from a model that already works: it is the first candidate for
         # best.pt, so a run whose epochs all score worse on validation keeps the start.
-        start_metrics = evaluate(model, val_samples, config.model.input_size, device,
-                                 config.train.bf16, config.train.channels_last,
-                                 max_visits=config.train.val_visits, progress=progress)
+        start_metrics = validate()
         best = start_metrics.get("salt_mae", float("inf"))
         if not math.isfinite(best):
             best = float("inf")
@@ -239,10 +242,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
             torch.distributed.barrier()
         if not main_process:
             continue
-        val_metrics = evaluate(model, val_samples, config.model.input_size, device,
-                               config.train.bf16, config.train.channels_last,
-                               max_visits=config.train.val_visits, progress=progress) \
-            if val_samples else {}
+        val_metrics = validate() if val_samples else {}
         salt_mae = val_metrics.get("salt_mae", float("nan"))
         row = {"epoch": epoch, **train_metrics, "lr": scheduler.get_last_lr()[0],
                "seconds": time.perf_counter() - started,
