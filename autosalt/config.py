@@ -50,6 +50,7 @@ class TrainConfig:
     channels_last: bool = True
     freeze_encoder: bool = False  # fine-tune only the decoder (small datasets)
     freeze_bn: bool = False  # keep every BatchNorm's running statistics (small fine-tuning sets)
+    ema_decay: float = 0.0  # exponential moving average of the weights (0 = off); validated and saved
     early_stopping: int = 6  # epochs without SALT MAE improvement before stopping (0 = never)
     steps_per_epoch: int | None = None  # cap per epoch (None = the whole training split)
     val_visits: int | None = None  # cap on validation visits (None = all)

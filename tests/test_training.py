@@ -18,6 +18,7 @@ from autosalt.config import ConfigError, load_config
 from autosalt.model.checkpoint import load_checkpoint
 from autosalt.synth.generate import SynthOptions, generate
 from autosalt.training.data import list_samples, make_split
+from autosalt.training.engine import ModelEma
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -81,9 +82,11 @@ def test_run_folder_holds_config_environment_metrics_and_checkpoints(tiny_data, 
     assert best["model_args"] == {"arch": "unet", "encoder": "mobilenet_v2"}
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("extra", [(), ("train.ema_decay=0.9",)], ids=["plain", "ema"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch,
+                                                                extra):
     whole = tmp_path / "whole"
-    training.train(tiny_config(tiny_data, whole), progress=False)
+    training.train(tiny_config(tiny_data, whole, *extra), progress=False)
 
     interrupted = tmp_path / "interrupted"
     real_epoch = training.train_one_epoch
@@ -95,7 +98,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_pa
 
     monkeypatch.setattr(training, "train_one_epoch", killed_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        training.train(tiny_config(tiny_data, interrupted), progress=False)
+        training.train(tiny_config(tiny_data, interrupted, *extra), progress=False)
     assert load_checkpoint(interrupted / "last.pt")["epoch"] == 0
     monkeypatch.setattr(training, "train_one_epoch", real_epoch)
     training.train(load_config(), resume=str(interrupted), progress=False)
@@ -103,10 +106,39 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_pa
     expected = load_checkpoint(whole / "last.pt")
     resumed = load_checkpoint(interrupted / "last.pt")
     assert resumed["epoch"] == expected["epoch"] == 1
-    for key, value in expected["state_dict"].items():
-        assert torch.equal(value, resumed["state_dict"][key]), key
+    for weights in ("state_dict", "model_state_dict") if extra else ("state_dict",):
+        for key, value in expected[weights].items():
+            assert torch.equal(value, resumed[weights][key]), (weights, key)
     assert json.loads((whole / "metrics.json").read_text())[1]["loss"] == \
         json.loads((interrupted / "metrics.json").read_text())[1]["loss"]
+
+
+def test_model_ema_follows_the_weights_by_its_warming_decay():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False), torch.nn.BatchNorm1d(1))
+    torch.nn.init.constant_(model[0].weight, 1.0)
+    ema = ModelEma(model, decay=0.99)
+    torch.nn.init.constant_(model[0].weight, 3.0)
+    model[1].num_batches_tracked.fill_(7)
+    ema.update(model)  # first update: decay min(0.99, 2/11)
+    expected = 1.0 + (3.0 - 1.0) * (1 - 2 / 11)
+    assert torch.allclose(ema.module[0].weight, torch.full((1, 2), expected))
+    assert int(ema.module[1].num_batches_tracked) == 7  # counters are copied, not averaged
+    assert not any(p.requires_grad for p in ema.module.parameters())
+    for _ in range(2000):
+        ema.update(model)
+    assert ema.current_decay() == 0.99
+    assert torch.allclose(ema.module[0].weight, model[0].weight)
+    with pytest.raises(ValueError, match="decay"):
+        ModelEma(model, decay=1.0)
+
+
+def test_ema_run_saves_the_average_and_keeps_the_trained_weights(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    training.train(tiny_config(tiny_data, out, "train.ema_decay=0.5"), progress=False)
+    last = load_checkpoint(out / "last.pt")
+    assert last["ema_updates"] == 4  # 2 epochs x 2 steps
+    floats = [k for k, v in last["state_dict"].items() if v.is_floating_point()]
+    assert any(not torch.equal(last["state_dict"][k], last["model_state_dict"][k]) for k in floats)
 
 
 def test_init_fine_tunes_a_released_model_with_a_frozen_encoder(tiny_data, tmp_path):

@@ -7,7 +7,8 @@
 The run folder gets the resolved config, the environment, the split, metrics per epoch
 (CSV + JSON), and ``best.pt`` (lowest validation SALT MAE; with ``--init`` the starting
 model competes too, so fine-tuning never ends worse on validation than it began) /
-``last.pt`` (resume state).
+``last.pt`` (resume state). With ``train.ema_decay`` the weights validated and saved are an
+exponential moving average of the trained ones.
 Under ``torchrun`` it trains with DistributedDataParallel; rank 0 logs and saves.
 """
 
@@ -34,7 +35,7 @@ from autosalt.fileio import write_csv_atomic, write_json_atomic, write_text_atom
 from autosalt.model.checkpoint import CheckpointError, load_checkpoint, make_checkpoint, save_checkpoint
 from autosalt.model.factory import create_model
 from autosalt.training.data import SegmentationDataset, list_samples, load_split, make_split
-from autosalt.training.engine import evaluate, train_one_epoch
+from autosalt.training.engine import ModelEma, evaluate, train_one_epoch
 from autosalt.training.presets import TrainPreset
 
 METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "images_per_s", "salt_mae",
@@ -177,8 +178,8 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         model.load_state_dict(released["state_dict"])
         if main_process:
             print(f"initialised from {init} ({released.get('model_id', '')})")
-    if resume_state:
-        model.load_state_dict(resume_state["state_dict"])
+    if resume_state:  # with EMA, "state_dict" holds the average and this the trained weights
+        model.load_state_dict(resume_state.get("model_state_dict", resume_state["state_dict"]))
     if config.train.freeze_encoder:
         for parameter in model.encoder.parameters():
             parameter.requires_grad_(False)
@@ -197,9 +198,18 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         scheduler.load_state_dict(resume_state["scheduler"])
         _set_rng_state(resume_state["rng"])
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    # With train.ema_decay the moving average of the weights is what is validated and saved
+    # (best.pt, and last.pt's "state_dict"); last.pt also keeps the trained weights to resume.
+    ema = None
+    if config.train.ema_decay:
+        ema = ModelEma(model, config.train.ema_decay,
+                       updates=resume_state.get("ema_updates", 0) if resume_state else 0)
+        if resume_state and "model_state_dict" in resume_state:
+            ema.module.load_state_dict(resume_state["state_dict"])
+    released_model = ema.module if ema else model
 
     def validate() -> dict:
-        return evaluate(model, val_samples, config.model.input_size, device, config.train.bf16,
+        return evaluate(released_model, val_samples, config.model.input_size, device, config.train.bf16,
                         config.train.channels_last, max_visits=config.train.val_visits,
                         progress=progress)
 
@@ -211,7 +221,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         if not math.isfinite(best):
             best = float("inf")
         save_checkpoint(out / "best.pt", make_checkpoint(
-            model, model_args, config.model.input_size, to_dict(config),
+            released_model, model_args, config.model.input_size, to_dict(config),
             metrics={k: v for k, v in start_metrics.items() if not isinstance(v, dict)},
             model_id=released.get("model_id", "") or f"autosalt-{out.name}-init"))
         write_json_atomic(out / "init_metrics.json", start_metrics)
@@ -237,7 +247,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
             wrapped, loader, optimizer, scheduler, device, epoch, config.train.bf16,
             config.train.channels_last, config.train.dice_weight, config.train.fraction_weight,
             config.train.steps_per_epoch, progress=progress and main_process,
-            frozen=frozen)
+            frozen=frozen, ema=ema)
         if world > 1:
             torch.distributed.barrier()
         if not main_process:
@@ -255,14 +265,16 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         else:
             stale += 1
         model_id = f"autosalt-{config.model.arch}-{config.model.encoder}-{out.name}-e{epoch}"
-        checkpoint = make_checkpoint(model, model_args, config.model.input_size, to_dict(config),
-                                     metrics=row, model_id=model_id)
+        checkpoint = make_checkpoint(released_model, model_args, config.model.input_size,
+                                     to_dict(config), metrics=row, model_id=model_id)
+        trained = {"model_state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                   "ema_updates": ema.updates} if ema else {}
         if improved:
             save_checkpoint(out / "best.pt", checkpoint)
         save_checkpoint(out / "last.pt", {
             **checkpoint, "epoch": epoch, "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng": _rng_state(), "best_salt_mae": best,
-            "stale_epochs": stale, "history": history})
+            "stale_epochs": stale, "history": history, **trained})
         write_csv_atomic(out / "metrics.csv", history, METRIC_COLUMNS)
         write_json_atomic(out / "metrics.json", history)
         print(f"epoch {epoch}: loss {train_metrics['loss']:.3f}, {train_metrics['images_per_s']:.1f} img/s; "
