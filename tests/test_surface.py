@@ -8,7 +8,7 @@ import pytest
 
 from autosalt.postprocess.geometry import (
     CANONICAL_SEMI_AXES,
-    canonical_boundaries,
+    area_boundaries,
     canonical_is_scalp,
     fit_ellipse,
 )
@@ -17,7 +17,7 @@ from autosalt.postprocess.surface import PROFILE_ELEVATION_DEG, reconstruct_view
 
 SIZE = 128
 SEMI = CANONICAL_SEMI_AXES  # cm; renders use 5 px per cm unless stated
-TOP_HEIGHT = canonical_boundaries().top_height
+TOP_HEIGHT = area_boundaries(SEMI).top_height
 
 
 def render(semi_cm, toward, image_up, loss_region, skin_region, px_per_cm=5.0, size=SIZE,
@@ -84,12 +84,12 @@ def top_area(points):
 
 
 def left_area(points):
-    boundaries = canonical_boundaries()
+    boundaries = area_boundaries(SEMI)
     return boundaries.area_index(points, SEMI) == 1
 
 
 def test_canonical_boundaries_are_plausible():
-    boundaries = canonical_boundaries()
+    boundaries = area_boundaries(SEMI)
     assert 0.2 < boundaries.top_height < 0.8
     assert 30 < boundaries.back_half_angle < 90
 
@@ -236,7 +236,7 @@ def _toward(azimuth_deg, elevation_deg):
 
 
 def _back_area(points):
-    return canonical_boundaries().area_index(points, SEMI) == 3
+    return area_boundaries(SEMI).area_index(points, SEMI) == 3
 
 
 @pytest.mark.parametrize("view, toward, up, loss_region, area", [

@@ -57,6 +57,11 @@ def transform(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
                      for row in range(matrix.shape[0])], axis=1)
 
 
+def lengths(vectors: np.ndarray) -> np.ndarray:
+    """Euclidean lengths (N,) of 2-vectors (N, 2): np.hypot costs ~7x more."""
+    return np.sqrt(vectors[:, 0] * vectors[:, 0] + vectors[:, 1] * vectors[:, 1])
+
+
 class FitError(ValueError):
     """The silhouette does not give a usable ellipse."""
 
@@ -124,22 +129,40 @@ class OrthoCamera:
     @staticmethod
     def looking_from(toward: np.ndarray, image_up: np.ndarray) -> OrthoCamera:
         """Camera on the ``toward`` side of the head with ``image_up`` (head frame) shown up."""
-        toward = toward / np.linalg.norm(toward)
-        up = image_up - toward * (image_up @ toward)
-        up /= np.linalg.norm(up)
-        right = cross3(up, toward)  # right x down = forward = -toward
-        return OrthoCamera(right, -up)
+        return OrthoCamera(*camera_axes(toward, image_up))
+
+
+def camera_axes(toward: np.ndarray, image_up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Image right and down (..., 3) of the cameras on the ``toward`` (..., 3) side of the head
+    with ``image_up`` (3,) shown up; many at once for the pose search."""
+    toward = toward / np.linalg.norm(toward, axis=-1, keepdims=True)
+    up = image_up - toward * (toward @ image_up)[..., None]
+    up = up / np.linalg.norm(up, axis=-1, keepdims=True)
+    return np.cross(up, toward), -up  # right x down = forward = -toward
 
 
 def silhouette_basis(camera: OrthoCamera, semi_axes: np.ndarray) -> np.ndarray:
     """(2, 2) symmetric L with the ellipsoid's silhouette = {L q : |q| <= 1} (cm, image plane)."""
-    shape = np.diag(1.0 / semi_axes ** 2)
-    d = camera.toward
-    projected = shape - np.outer(shape @ d, shape @ d) / (d @ shape @ d)
-    plane = np.stack([camera.right, camera.down], axis=1)  # (3, 2)
-    form = plane.T @ projected @ plane
-    eigenvalues, vectors = np.linalg.eigh(form)
-    return vectors @ np.diag(1.0 / np.sqrt(eigenvalues)) @ vectors.T
+    return silhouette_bases(camera.right, camera.down, camera.toward, semi_axes)
+
+
+def silhouette_bases(right: np.ndarray, down: np.ndarray, toward: np.ndarray,
+                     semi_axes: np.ndarray) -> np.ndarray:
+    """``silhouette_basis`` (..., 2, 2) of cameras given by their unit axes (..., 3)."""
+    shape = 1.0 / semi_axes ** 2
+    plane = np.stack([right, down], axis=-2)  # (..., 2, 3)
+    # The silhouette's quadratic form, plane (S - S d d^T S / d^T S d) plane^T.
+    along = (plane * (shape * toward)[..., None, :]).sum(axis=-1)
+    form = ((plane * shape) @ np.swapaxes(plane, -1, -2)
+            - along[..., :, None] * along[..., None, :]
+            / (toward * shape * toward).sum(axis=-1)[..., None, None])
+    # L = form^(-1/2); for a 2x2 positive definite F, sqrt(F) = (F + s I) / t with
+    # s = sqrt(det F), t = sqrt(trace F + 2 s), so L = t (F + s I)^-1.
+    f00, f01, f10, f11 = form[..., 0, 0], form[..., 0, 1], form[..., 1, 0], form[..., 1, 1]
+    root_det = np.sqrt(f00 * f11 - f01 * f10)
+    scale = np.sqrt(f00 + f11 + 2.0 * root_det) / ((f00 + root_det) * (f11 + root_det) - f01 * f10)
+    return scale[..., None, None] * np.stack([np.stack([f11 + root_det, -f01], axis=-1),
+                                              np.stack([-f10, f00 + root_det], axis=-1)], axis=-2)
 
 
 def cast_rays(camera: OrthoCamera, semi_axes: np.ndarray, plane_points: np.ndarray,
@@ -152,18 +175,21 @@ def cast_rays(camera: OrthoCamera, semi_axes: np.ndarray, plane_points: np.ndarr
     """
     shape = 1.0 / semi_axes ** 2
     d = camera.toward
-    origins = plane_points[:, :1] * camera.right + plane_points[:, 1:] * camera.down
+    u, v = plane_points[:, 0], plane_points[:, 1]
+    # Coordinates apart: (N, 1) x (3,) broadcasts cost several times more on large N.
+    origins = [u * camera.right[k] + v * camera.down[k] for k in range(3)]
     # |o + t d|_S^2 = 1: a t^2 + 2 b t + c = 0; the camera-side root is the larger t.
     a = d @ (shape * d)
-    b = transform((shape * d)[None, :], origins)[:, 0]
-    c = np.einsum("ij,ij->i", origins * shape, origins) - 1.0
+    b = sum(shape[k] * d[k] * origins[k] for k in range(3))
+    c = sum(shape[k] * origins[k] * origins[k] for k in range(3)) - 1.0
     t = (-b + np.sqrt(np.maximum(b * b - a * c, 0.0))) / a
-    points = origins + t[:, None] * d
+    coordinates = [origins[k] + t * d[k] for k in range(3)]
+    points = np.stack(coordinates, axis=1)
     if not with_normals:
         return points, None
-    normals = points * shape
-    normals /= np.sqrt((normals ** 2).sum(axis=1, keepdims=True))
-    return points, normals
+    gradient = [coordinates[k] * shape[k] for k in range(3)]
+    inverse_norm = 1.0 / np.sqrt(sum(g * g for g in gradient))
+    return points, np.stack([g * inverse_norm for g in gradient], axis=1)
 
 
 @dataclass(frozen=True)
@@ -185,49 +211,79 @@ class Boundaries:
         return np.where(points[:, 2] / semi_axes[2] > self.top_height, 0, index).astype(np.int8)
 
 
+#: The hairline's knots mirrored to negative azimuths (rad), and the ears' unit directions
+#: (2, 3), for ``canonical_is_scalp`` (thousands of calls a photo in the pose search).
+_HAIRLINE_KNOTS_AZ = np.radians(np.concatenate([-HAIRLINE_AZIMUTHS[:0:-1], HAIRLINE_AZIMUTHS]))
+_HAIRLINE_KNOTS_EL = np.radians(np.concatenate([HAIRLINE_ELEVATIONS[:0:-1], HAIRLINE_ELEVATIONS]))
+_EAR_DIRECTIONS = np.array([[side * np.sin(np.radians(EAR_AZIMUTH)) * np.cos(np.radians(EAR_ELEVATION)),
+                             np.cos(np.radians(EAR_AZIMUTH)) * np.cos(np.radians(EAR_ELEVATION)),
+                             np.sin(np.radians(EAR_ELEVATION))] for side in (1, -1)])
+
+
 def canonical_is_scalp(points: np.ndarray) -> np.ndarray:
     """Boolean (...,): inside the canonical hairline and clear of the ears, for points or
     directions (..., 3) in the head frame (only their direction matters)."""
-    directions = points / np.maximum(np.linalg.norm(points, axis=-1, keepdims=True), 1e-12)
-    azimuth = np.degrees(np.arctan2(directions[..., 0], directions[..., 1]))
-    elevation = np.degrees(np.arcsin(np.clip(directions[..., 2], -1.0, 1.0)))
-    knots_az = np.concatenate([-HAIRLINE_AZIMUTHS[:0:-1], HAIRLINE_AZIMUTHS])
-    knots_el = np.concatenate([HAIRLINE_ELEVATIONS[:0:-1], HAIRLINE_ELEVATIONS])
-    scalp = elevation > np.interp(azimuth, knots_az, knots_el)
-    ear_cos = np.cos(np.radians(EAR_CLEARANCE))
-    for side in (1, -1):
-        ear_az, ear_el = np.radians(side * EAR_AZIMUTH), np.radians(EAR_ELEVATION)
-        ear = np.array([np.sin(ear_az) * np.cos(ear_el), np.cos(ear_az) * np.cos(ear_el),
-                        np.sin(ear_el)])
-        scalp &= directions @ ear < ear_cos
+    return canonical_is_scalp_xyz(points[..., 0], points[..., 1], points[..., 2])
+
+
+def canonical_is_scalp_xyz(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``canonical_is_scalp`` for the coordinates given apart (...,) each, as the pose search
+    holds them."""
+    norm = np.sqrt(x * x + y * y + z * z)
+    # elevation > hairline(azimuth), as sines (no arcsin, no division by the norm).
+    hairline = np.interp(np.arctan2(x, y), _HAIRLINE_KNOTS_AZ, _HAIRLINE_KNOTS_EL)
+    scalp = z > norm * np.sin(hairline)
+    limit = np.cos(np.radians(EAR_CLEARANCE)) * norm
+    for ear in _EAR_DIRECTIONS:
+        scalp &= ear[0] * x + ear[1] * y + ear[2] * z < limit
     return scalp
 
 
-@lru_cache(maxsize=1)
-def canonical_boundaries(resolution_deg: float = 1.0) -> Boundaries:
-    """Area boundaries of the canonical head with the typical hairline (computed once)."""
-    elevations = np.radians(np.arange(-90 + resolution_deg / 2, 90, resolution_deg))
-    azimuths = np.radians(np.arange(-180 + resolution_deg / 2, 180, resolution_deg))
-    az, el = np.meshgrid(azimuths, elevations)
-    directions = np.stack([np.sin(az) * np.cos(el), np.cos(az) * np.cos(el), np.sin(el)], -1)
-    semi = CANONICAL_SEMI_AXES
-    # Parametrise the ellipsoid by the direction's point scaled onto it; cell area by the
-    # surface element |dp/daz x dp/del| from finite differences.
-    radius = 1.0 / np.sqrt(((directions / semi) ** 2).sum(-1))
-    points = directions * radius[..., None]
+def area_boundaries(semi_axes: np.ndarray) -> Boundaries:
+    """Area boundaries (contract 1) of the ellipsoid with ``semi_axes`` (3,) cm and the typical
+    hairline: the top plane leaves 40% of its scalp surface above, the back wedge takes 24%.
+
+    They depend on the proportions only; cached, as a batch meets the same head again.
+    """
+    return _area_boundaries(float(semi_axes[0] / semi_axes[1]), float(semi_axes[2] / semi_axes[1]))
+
+
+@lru_cache(maxsize=256)
+def _area_boundaries(width_to_length: float, height_to_length: float,
+                     resolution_deg: float = 1.0) -> Boundaries:
+    """``area_boundaries`` of the head with semi-axes (width_to_length, 1, height_to_length).
+
+    Integrates over the ellipsoid's own angles, p = (a cos t sin f, b cos t cos f, c sin t):
+    a row of t is a band of constant height z / c = sin t, and a column of f one of constant
+    azimuth atan2(a sin f, b cos f), so both boundaries are read off cumulative sums and
+    interpolated within the cell they cross. Only the left half (f in 0..180 deg) is
+    integrated: the head and the hairline are symmetric.
+    """
+    a, b, c = width_to_length, 1.0, height_to_length
     step = np.radians(resolution_deg)
-    d_az = np.gradient(points, step, axis=1)
-    d_el = np.gradient(points, step, axis=0)
-    areas = np.linalg.norm(np.cross(d_az, d_el), axis=-1) * step * step
-    scalp = canonical_is_scalp(directions)
-    points, areas = points[scalp], areas[scalp]
+    t = np.arange(np.pi / 2 - step / 2, -np.pi / 2, -step)[:, None]  # rows, from the vertex down
+    f = np.arange(step / 2, np.pi, step)[None, :]
+    cos_t, sin_t, cos_f, sin_f = np.cos(t), np.sin(t), np.cos(f), np.sin(f)
+    points = np.stack(np.broadcast_arrays(a * cos_t * sin_f, b * cos_t * cos_f, c * sin_t), -1)
+    # |dp/df x dp/dt| dt df
+    areas = cos_t * np.sqrt(c * c * cos_t ** 2 * (b * b * sin_f ** 2 + a * a * cos_f ** 2)
+                            + a * a * b * b * sin_t ** 2) * step * step
+    areas = np.where(canonical_is_scalp(points), areas, 0.0)
     total = areas.sum()
-    order = np.argsort(-points[:, 2])
-    cumulative = np.cumsum(areas[order])
-    top_z = points[order[np.searchsorted(cumulative, SALT_AREA_WEIGHTS["top"] * total)], 2]
-    below = points[:, 2] <= top_z
-    from_back = 180.0 - np.abs(np.degrees(np.arctan2(points[below, 0], points[below, 1])))
-    order = np.argsort(from_back)
-    cumulative = np.cumsum(areas[below][order])
-    half_angle = from_back[order[np.searchsorted(cumulative, SALT_AREA_WEIGHTS["back"] * total)]]
-    return Boundaries(float(top_z / semi[2]), float(half_angle))
+    # Top: rows from the vertex down until 40% of the scalp; the crossing row is cut at the
+    # fraction ``row_part`` of its area (in t, counted from its upper edge).
+    above = np.concatenate([[0.0], np.cumsum(areas.sum(axis=1))])
+    row = int(np.searchsorted(above, SALT_AREA_WEIGHTS["top"] * total)) - 1
+    row_areas = areas[row].sum()
+    row_part = (SALT_AREA_WEIGHTS["top"] * total - above[row]) / row_areas if row_areas else 0.0
+    top_height = np.sin(t[row, 0] + step / 2 - row_part * step)
+    # Back: of the scalp below the top plane, columns from straight back (f = 180 deg) on.
+    below = areas[row + 1:].sum(axis=0) + (1.0 - row_part) * areas[row]
+    from_back = np.concatenate([[0.0], np.cumsum(below[::-1])])
+    column = int(np.searchsorted(from_back, SALT_AREA_WEIGHTS["back"] * total)) - 1
+    column_area = below[::-1][column]
+    column_part = ((SALT_AREA_WEIGHTS["back"] * total - from_back[column]) / column_area
+                   if column_area else 0.0)
+    edge = np.pi - (column + column_part) * step  # f of the back wedge's edge
+    half_angle = 180.0 - np.degrees(np.arctan2(a * np.sin(edge), b * np.cos(edge)))
+    return Boundaries(float(top_height), float(half_angle))

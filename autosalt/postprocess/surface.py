@@ -32,11 +32,12 @@ Everything is pure numpy; inputs are never modified.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import binary_fill_holes, label
+from scipy.ndimage import label
 
 from autosalt.contract import CLASS_SKIN, VIEWS
 from autosalt.postprocess.geometry import (
@@ -44,15 +45,22 @@ from autosalt.postprocess.geometry import (
     Ellipse,
     FitError,
     OrthoCamera,
-    canonical_boundaries,
-    canonical_is_scalp,
+    area_boundaries,
+    camera_axes,
+    canonical_is_scalp_xyz,
     cast_rays,
     cross3,
     fit_ellipse,
-    silhouette_basis,
+    lengths,
+    silhouette_bases,
     transform,
 )
-from autosalt.postprocess.pixel import pixel_loss_fraction, pixel_view_percent, scalp_pixels
+from autosalt.postprocess.pixel import (
+    EmptyScalpError,
+    pixel_loss_fraction,
+    pixel_view_percent,
+    scalp_pixels,
+)
 from autosalt.postprocess.visit import VisitValues
 
 #: Nominal camera elevation (deg above the horizontal) of profile and back photos, where the
@@ -136,77 +144,122 @@ def pose_candidates(view: str) -> list[np.ndarray]:
             for elevation in POSE_ELEVATIONS_DEG for offset in POSE_AZIMUTH_OFFSETS_DEG]
 
 
-def _image_to_unit(view: str, camera: OrthoCamera, inverse: np.ndarray, ref: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(model_basis, to_unit): the model's silhouette basis and the (2, 2) map from image px
-    (relative to the fitted centre, after ``inverse``) to the model's unit disk, turned so the
-    image reference direction ``ref`` (nose for top photos, head-up otherwise) matches."""
-    model_basis = silhouette_basis(camera, CANONICAL_SEMI_AXES)
+def _model_map(view: str, right: np.ndarray, down: np.ndarray, disk_ref: np.ndarray,
+               semi_axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(model_basis, rotation), each (..., 2, 2), for cameras with axes ``right``, ``down``
+    (..., 3): the silhouette basis of the head of ``semi_axes`` (3,) cm and the rotation of the
+    fitted ellipse's unit disk that turns the disk's reference direction ``disk_ref`` (2,)
+    (nose for top photos, head-up otherwise) onto the model's. Disk -> image plane (cm):
+    model_basis @ rotation."""
+    toward = -np.cross(right, down)
+    model_basis = silhouette_bases(right, down, toward, semi_axes)
     axis = 1 if view == "top" else 2
-    model_ref = np.array([camera.right[axis], camera.down[axis]])
-    rotation = _rotation_to(inverse @ ref, np.linalg.inv(model_basis) @ model_ref)
-    return model_basis, rotation @ inverse
+    # The model's disk direction inv(model_basis) @ model_ref, up to the (positive) determinant.
+    target_x = model_basis[..., 1, 1] * right[..., axis] - model_basis[..., 0, 1] * down[..., axis]
+    target_y = model_basis[..., 0, 0] * down[..., axis] - model_basis[..., 1, 0] * right[..., axis]
+    angle = np.arctan2(target_y, target_x) - np.arctan2(disk_ref[1], disk_ref[0])
+    cos, sin = np.cos(angle), np.sin(angle)
+    return model_basis, np.stack([np.stack([cos, -sin], axis=-1), np.stack([sin, cos], axis=-1)],
+                                 axis=-2)
 
 
 def _pose_allowed(view: str, toward: np.ndarray) -> bool:
     """Whether a camera direction lies within the range the pose search may reach."""
-    elevation = np.degrees(np.arcsin(np.clip(toward[2], -1.0, 1.0)))
+    # Scalar math: called for every pose tried.
+    elevation = math.degrees(math.asin(min(max(float(toward[2]), -1.0), 1.0)))
     if view == "top":
         return 90.0 - elevation <= POSE_MAX_TOP_TILT_DEG
     base = VIEW_AZIMUTH_DEG[view]
-    azimuth = np.degrees(np.arctan2(toward[0], toward[1]))
+    azimuth = math.degrees(math.atan2(float(toward[0]), float(toward[1])))
     offset = (azimuth - base + 180.0) % 360.0 - 180.0
     return (POSE_ELEVATION_RANGE_DEG[0] <= elevation <= POSE_ELEVATION_RANGE_DEG[1]
             and abs(offset) <= POSE_MAX_AZIMUTH_OFFSET_DEG)
 
 
-def _pose_score(view: str, toward: np.ndarray, inverse: np.ndarray, ref: np.ndarray,
-                xy: np.ndarray, is_scalp: np.ndarray) -> float:
-    """How well the canonical hairline seen from ``toward`` explains the photo's scalp.
+class _PoseScorer:
+    """How well the canonical hairline seen from camera directions explains a photo's scalp.
 
-    Agreement (fraction of head pixels inside the outline whose scalp / not-scalp label the
-    canonical head predicts) less ``POSE_PRIOR_PER_DEG`` per degree away from the nominal
-    camera; -inf outside the search bounds.
+    The search scores ~100 directions on the same head pixels, so what does not depend on the
+    direction is computed once: the pixels' coordinates in the fitted ellipse's unit disk
+    (which are inside it does not depend on the direction, since the disk is only turned), and
+    the quadratic terms of the ray-ellipsoid equation in them. Directions are scored in
+    batches (the grid, the moves of a search step): numpy's cost per call dominates otherwise.
 
     Args:
         inverse: (2, 2) image px (relative to the fitted centre) -> the fitted ellipse's disk.
         ref: (2,) image reference direction. xy: (N, 2) px of head pixels (scalp or skin)
         relative to the fitted centre; is_scalp: (N,) True where they are scalp.
+        semi_axes: (3,) cm, the head the hairline is drawn on.
     """
-    if not _pose_allowed(view, toward):
-        return -np.inf
-    camera = view_camera(view, toward)
-    model_basis, to_unit = _image_to_unit(view, camera, inverse, ref)
-    unit = transform(to_unit, xy)
-    inside = np.hypot(unit[:, 0], unit[:, 1]) < 0.97
-    if inside.sum() < 20:
-        return -np.inf
-    points, _ = cast_rays(camera, CANONICAL_SEMI_AXES, transform(model_basis, unit[inside]),
-                          with_normals=False)
-    agreement = float(np.mean(canonical_is_scalp(points) == is_scalp[inside]))
-    degrees = np.degrees(np.arccos(np.clip(toward @ nominal_toward(view), -1.0, 1.0)))
-    return agreement - POSE_PRIOR_PER_DEG * degrees
+
+    def __init__(self, view: str, inverse: np.ndarray, ref: np.ndarray, xy: np.ndarray,
+                 is_scalp: np.ndarray, semi_axes: np.ndarray) -> None:
+        self.view, self.semi_axes, self.nominal = view, semi_axes, nominal_toward(view)
+        self.image_up = np.array([0.0, 1.0, 0.0]) if view == "top" else np.array([0.0, 0.0, 1.0])
+        self.disk_ref = inverse @ ref
+        unit = transform(inverse, xy)
+        inside = lengths(unit) < 0.97
+        self.usable = int(inside.sum()) >= 20
+        self.x, self.y = unit[inside, 0], unit[inside, 1]
+        self.xx, self.xy2, self.yy = self.x * self.x, 2.0 * self.x * self.y, self.y * self.y
+        self.is_scalp = is_scalp[inside]
+
+    def scores(self, towards: np.ndarray) -> np.ndarray:
+        """Per unit direction (K, 3): agreement (fraction of head pixels inside the outline
+        whose scalp / not-scalp label the canonical hairline predicts) less
+        ``POSE_PRIOR_PER_DEG`` per degree away from the nominal camera; -inf outside the
+        search bounds or with too few pixels. Shape (K,)."""
+        result = np.full(len(towards), -np.inf)
+        allowed = [index for index, toward in enumerate(towards) if _pose_allowed(self.view, toward)]
+        if not self.usable or not allowed:
+            return result
+        d = towards[allowed]
+        right, down = camera_axes(d, self.image_up)
+        model_basis, rotation = _model_map(self.view, right, down, self.disk_ref, self.semi_axes)
+        # Disk -> head frame: the ray of disk point u starts at m u and runs along d; on the
+        # ellipsoid |m u + t d|_S = 1, a t^2 + 2 b t + c = 0 with b, c linear and quadratic in u.
+        m = np.stack([right, down], axis=-1) @ (model_basis @ rotation)  # (K, 3, 2)
+        shape = 1.0 / self.semi_axes ** 2
+        a = (d * shape * d).sum(axis=1)[:, None]
+        linear = (m * (shape * d)[:, :, None]).sum(axis=1)
+        quadratic = np.swapaxes(m, 1, 2) @ (shape[:, None] * m)
+        b = linear[:, :1] * self.x + linear[:, 1:] * self.y
+        c = (quadratic[:, 0, 0, None] * self.xx + quadratic[:, 0, 1, None] * self.xy2
+             + quadratic[:, 1, 1, None] * self.yy - 1.0)
+        t = (-b + np.sqrt(np.maximum(b * b - a * c, 0.0))) / a  # the camera-side root
+        predicted = canonical_is_scalp_xyz(*(m[:, k, 0, None] * self.x + m[:, k, 1, None] * self.y
+                                             + t * d[:, k, None] for k in range(3)))
+        agreement = np.count_nonzero(predicted == self.is_scalp, axis=1) / len(self.x)
+        degrees = np.degrees(np.arccos(np.clip(d @ self.nominal, -1.0, 1.0)))
+        result[allowed] = agreement - POSE_PRIOR_PER_DEG * degrees
+        return result
 
 
 def _coarse_pose(view: str, inverse: np.ndarray, ref: np.ndarray, head_xy: np.ndarray,
-                 head_scalp: np.ndarray) -> tuple[np.ndarray, float]:
+                 head_scalp: np.ndarray, semi_axes: np.ndarray) -> tuple[np.ndarray, float]:
     """Best start direction (3,) of the grid and its score, on every 4th head pixel."""
+    scorer = _PoseScorer(view, inverse, ref, head_xy[::4], head_scalp[::4], semi_axes)
+    candidates = pose_candidates(view)
     best, best_score = nominal_toward(view), -np.inf
-    for toward in pose_candidates(view):
-        value = _pose_score(view, toward, inverse, ref, head_xy[::4], head_scalp[::4])
+    for toward, value in zip(candidates, scorer.scores(np.array(candidates))):
         if value > best_score + 1e-9:
             best, best_score = toward, value
     return best, best_score
 
 
+#: Pattern-search moves: the 4 axis and 4 diagonal neighbours.
+_MOVES = np.array([(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)], float)
+
+
 def _refine_pose(view: str, inverse: np.ndarray, ref: np.ndarray, start: np.ndarray,
-                 head_xy: np.ndarray, head_scalp: np.ndarray) -> OrthoCamera:
+                 head_xy: np.ndarray, head_scalp: np.ndarray, semi_axes: np.ndarray
+                 ) -> OrthoCamera:
     """Pattern search on the sphere of directions from ``start``, steps shrinking."""
+    scorer = _PoseScorer(view, inverse, ref, head_xy, head_scalp, semi_axes)
     best = start
-    best_score = _pose_score(view, best, inverse, ref, head_xy, head_scalp)
+    best_score = scorer.scores(best[None, :])[0]
     if not np.isfinite(best_score):
         return view_camera(view)
-    moves = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
     for step in POSE_REFINE_STEPS_DEG:
         for _ in range(2):
             helper = np.array([1.0, 0.0, 0.0]) if abs(best[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
@@ -214,12 +267,11 @@ def _refine_pose(view: str, inverse: np.ndarray, ref: np.ndarray, start: np.ndar
             first /= np.linalg.norm(first)
             second = cross3(best, first)
             centre, improved = best, False
-            for du, dv in moves:
-                moved = centre + np.tan(np.radians(step)) * (du * first + dv * second)
-                moved /= np.linalg.norm(moved)
-                value = _pose_score(view, moved, inverse, ref, head_xy, head_scalp)
+            moved = centre + np.tan(np.radians(step)) * (_MOVES[:, :1] * first + _MOVES[:, 1:] * second)
+            moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+            for toward, value in zip(moved, scorer.scores(moved)):
                 if value > best_score + 1e-9:
-                    best, best_score, improved = moved, value, True
+                    best, best_score, improved = toward, value, True
             if not improved:
                 break
     return view_camera(view, best)
@@ -238,17 +290,26 @@ class SurfaceSamples:
     weight: float = 1.0  # < 1 when the orientation is unknown and both guesses are kept
 
 
-def _silhouette_edge(mask: np.ndarray) -> np.ndarray:
+def _outside_head(head: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): pixels off the head and connected to the image border through such
+    pixels (4-neighbours), i.e. not ``binary_fill_holes(head)``; one labelling pass instead
+    of the fill's repeated dilation (which costs ~8x more on a 512x512 mask)."""
+    labels, _ = label(~head)
+    touches_border = np.zeros(labels.max() + 1, dtype=bool)
+    for border in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        touches_border[border] = True
+    touches_border[0] = False  # label 0 is the head itself
+    return touches_border[labels]
+
+
+def _silhouette_edge(scalp: np.ndarray, head: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """Boolean (H, W): pixels on the head's outer scalp outline.
 
     Scalp pixels (or holes enclosed by the head: clips, unlabelled spots) with a 4-neighbour
-    that is background or ignore *outside* the head; pixels on the image border do not count
-    (the frame is not the head's outline).
+    that is ``outside`` the head; pixels on the image border do not count (the frame is not
+    the head's outline). ``head``: scalp or skin; ``outside``: from :func:`_outside_head`.
     """
-    head = (mask == CLASS_SKIN) | scalp_pixels(mask)
-    filled = binary_fill_holes(head)
-    scalp = scalp_pixels(mask) | (filled & ~head)
-    outside = ~filled
+    scalp = scalp | (~outside & ~head)
     edge = np.zeros_like(scalp)
     inner = scalp[1:-1, 1:-1]
     edge[1:-1, 1:-1] = inner & (outside[:-2, 1:-1] | outside[2:, 1:-1] | outside[1:-1, :-2]
@@ -261,10 +322,15 @@ def _normalised(ellipse: Ellipse, xy: np.ndarray) -> np.ndarray:
     return transform(np.linalg.inv(ellipse.basis()), xy - ellipse.centre)
 
 
-def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
-               scalp_xy: np.ndarray) -> None:
-    """Raise PoorFit when the ellipse does not describe the head in this photo."""
-    height, width = mask.shape
+def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, image_shape: tuple[int, int],
+               scalp_xy: np.ndarray, holes: int) -> None:
+    """Raise PoorFit when the ellipse does not describe the head in this photo.
+
+    ``image_shape``: (H, W) px. ``holes``: count of background or ignore pixels enclosed by
+    the head (clips, unlabelled parts); occluders reaching in from the frame are not
+    enclosed, they show up in the silhouette residual.
+    """
+    height, width = image_shape
     major, minor = ellipse.semi_axes
     if minor / major < MIN_AXIS_RATIO:
         raise PoorFit(f"scalp silhouette too elongated for a head (axis ratio {minor / major:.2f})")
@@ -274,15 +340,11 @@ def _check_fit(ellipse: Ellipse, silhouette: np.ndarray, mask: np.ndarray,
                   | (perimeter[:, 1] > height))
     if cut > MAX_FRAME_CUT:
         raise PoorFit(f"head cut by the frame ({100 * cut:.0f}% of its outline outside the photo)")
-    # Holes: background or ignore enclosed by the head (clips, unlabelled parts). Occluders
-    # reaching in from the frame are not enclosed; they show up in the silhouette residual.
-    head = (mask == CLASS_SKIN) | scalp_pixels(mask)
-    holes = int((binary_fill_holes(head) & ~head).sum())
     hidden = holes / max(holes + len(scalp_xy), 1)
     if hidden > MAX_HOLES:
         raise PoorFit(f"{100 * hidden:.0f}% of the head is hidden or unlabelled")
     unit = _normalised(ellipse, silhouette)
-    residual = np.abs(np.hypot(unit[:, 0], unit[:, 1]) - 1.0)
+    residual = np.abs(lengths(unit) - 1.0)
     outliers = float(np.mean(residual > INLIER_RESIDUAL))
     if outliers > MAX_SILHOUETTE_OUTLIERS:
         raise PoorFit(f"scalp outline is not elliptic ({100 * outliers:.0f}% of it off the fit)")
@@ -308,7 +370,7 @@ def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.
     ys, xs = np.nonzero(mask == CLASS_SKIN)
     skin_xy = np.stack([xs + 0.5, ys + 0.5], 1)
     unit = _normalised(ellipse, skin_xy)
-    radius = np.hypot(unit[:, 0], unit[:, 1])
+    radius = lengths(unit)
     size = ellipse.semi_axes[0]
     if view == "top":
         # Forehead: skin patches lying within the outline. Ears and the neck stick out of it
@@ -335,13 +397,6 @@ def _face_direction(view: str, ellipse: Ellipse, mask: np.ndarray, scalp_xy: np.
     return cue / np.linalg.norm(cue)
 
 
-def _rotation_to(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(2, 2) rotation taking the direction of ``source`` to that of ``target``."""
-    angle = np.arctan2(target[1], target[0]) - np.arctan2(source[1], source[0])
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s], [s, c]])
-
-
 def _radial_average_factor(radius: np.ndarray, half_pixel: np.ndarray, on_rim: np.ndarray
                            ) -> np.ndarray:
     """Mean of 1/sqrt(1 - r^2) over a pixel's radial extent, divided by its centre value.
@@ -359,81 +414,139 @@ def _radial_average_factor(radius: np.ndarray, half_pixel: np.ndarray, on_rim: n
     return mean * np.sqrt(np.maximum(1 - radius ** 2, 1e-12))
 
 
-def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
-                     ) -> tuple[list[SurfaceSamples], list[str]]:
-    """A photo's scalp pixels on the canonical head (one sample set, or two half-weight sets
-    when the face side cannot be told), plus notes for a human. Raises PoorFit.
+@dataclass(frozen=True)
+class Outline:
+    """What one photo's masks give before any camera is found (steps 1-2 of the module doc).
+
+    ``ellipse``: the fitted scalp outline; ``face``: (2,) image direction towards the face,
+    or None without a cue; ``head_xy`` (M, 2) px relative to the ellipse centre and
+    ``head_scalp`` (M,): the head pixels (scalp or skin) that score camera poses, True where
+    scalp; ``scalp_xy`` (N, 2) px: scalp pixel centres, with their loss fractions ``loss``
+    (N,) and ``on_edge`` (N,) True on the outline.
+    """
+
+    view: str
+    ellipse: Ellipse
+    face: np.ndarray | None
+    head_xy: np.ndarray
+    head_scalp: np.ndarray
+    scalp_xy: np.ndarray
+    loss: np.ndarray
+    on_edge: np.ndarray
+
+    @property
+    def ref(self) -> np.ndarray:
+        """(2,) image direction of the nose (top photos: the skin cue, else the long axis,
+        either way round) or of the head's up (others: image up)."""
+        if self.view != "top":
+            return np.array([0.0, -1.0])
+        return self.face if self.face is not None else np.array([np.cos(self.ellipse.angle),
+                                                                np.sin(self.ellipse.angle)])
+
+
+def fit_outline(view: str, mask: np.ndarray, loss_map: np.ndarray | None) -> Outline:
+    """Steps 1-2 of the module docstring for one photo. Raises PoorFit.
 
     Args:
         view: contract view name.
         mask: (H, W) uint8 class ids. loss_map: (H, W) float in [0, 1] or None.
     """
-    height, width = mask.shape
     scalp = scalp_pixels(mask)
     if scalp.sum() < max(MIN_SCALP_FRACTION * mask.size, 50):
         raise PoorFit(f"scalp too small ({100 * scalp.sum() / mask.size:.2f}% of the photo)")
     ys, xs = np.nonzero(scalp)
     scalp_xy = np.stack([xs + 0.5, ys + 0.5], axis=1)
     loss = pixel_loss_fraction(mask, loss_map)[ys, xs].astype(np.float64)
-    edge = _silhouette_edge(mask)
+    head = scalp | (mask == CLASS_SKIN)
+    outside = _outside_head(head)
+    edge = _silhouette_edge(scalp, head, outside)
     edge_ys, edge_xs = np.nonzero(edge)
     silhouette = np.stack([edge_xs + 0.5, edge_ys + 0.5], axis=1)
-    on_edge = edge[ys, xs]
     try:
         fitted = fit_ellipse(silhouette)
         # Refit without the outliers (fingers, hair tufts), tightening towards the inlier band.
         for _ in range(3):
             unit = _normalised(fitted, silhouette)
-            residual = np.abs(np.hypot(unit[:, 0], unit[:, 1]) - 1.0)
+            residual = np.abs(lengths(unit) - 1.0)
             keep = residual <= max(INLIER_RESIDUAL, 2.5 * float(np.median(residual)))
             fitted = fit_ellipse(silhouette[keep])
     except FitError as error:
         raise PoorFit(str(error)) from error
     # Edge pixel centres lie half a pixel inside the outline between them and the outside.
     ellipse = Ellipse(fitted.centre, fitted.semi_axes + 0.5, fitted.angle)
-    _check_fit(ellipse, silhouette, mask, scalp_xy)
-
-    notes: list[str] = []
-    ambiguous = ""  # the note for a front/back or mirroring guess, if one is averaged
-    face = _face_direction(view, ellipse, mask, scalp_xy)
-    semi = CANONICAL_SEMI_AXES
-    image_basis = ellipse.basis()
+    _check_fit(ellipse, silhouette, mask.shape, scalp_xy, int((~outside & ~head).sum()))
     # Head pixels (scalp or skin) scoring the camera poses: where the scalp ends is the cue.
     # Every k-th row: the same pixels whichever way round the photo is (mirrored profiles).
-    head_ys, head_xs = np.nonzero(scalp | (mask == CLASS_SKIN))
+    head_ys, head_xs = np.nonzero(head)
     stride = int(np.ceil(len(head_ys) / POSE_SAMPLES))
     keep_rows = head_ys % stride == 0
     head_ys, head_xs = head_ys[keep_rows], head_xs[keep_rows]
     head_xy = np.stack([head_xs + 0.5, head_ys + 0.5], axis=1) - ellipse.centre
-    head_scalp = scalp[head_ys, head_xs]
+    return Outline(view, ellipse, _face_direction(view, ellipse, mask, scalp_xy), head_xy,
+                   scalp[head_ys, head_xs], scalp_xy, loss, edge[ys, xs])
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of reading a photo: which way it is turned, and the camera found for it.
+
+    ``inverse``: (2, 2) image px (relative to the fitted centre) -> the fitted ellipse's unit
+    disk, with the photo un-mirrored if it is read as mirrored; ``ref``: (2,) image direction
+    of the nose (top photos) or of the head's up (others); ``camera``: the pose found.
+    """
+
+    inverse: np.ndarray
+    ref: np.ndarray
+    camera: OrthoCamera
+
+
+@dataclass(frozen=True)
+class ViewFit:
+    """A photo's outline and its readings on a head: one, or two averaged when the front or
+    the face side cannot be told. ``notes`` are for a human; ``ambiguous`` is the note added
+    when the two readings of the view's own area differ."""
+
+    outline: Outline
+    readings: tuple[Reading, ...]
+    notes: tuple[str, ...]
+    ambiguous: str
+
+
+def find_readings(outline: Outline, semi_axes: np.ndarray) -> ViewFit:
+    """Step 3 of the module docstring: which way round the photo is, and its camera, on the
+    head of ``semi_axes`` (3,) cm."""
+    view, ellipse = outline.view, outline.ellipse
+    head_xy, head_scalp, face = outline.head_xy, outline.head_scalp, outline.face
+    notes: list[str] = []
+    ambiguous = ""  # the note for a front/back or mirroring guess, if one is averaged
     coarse: dict[tuple, tuple[np.ndarray, float]] = {}  # (reference, mirrored) -> coarse pose
     if view == "top":
         # The nose's image direction. The skin cue can mistake the neck (camera behind) or an
         # ear for the forehead, so the opposite way is tried too and wins if the hairline fits
         # it clearly better; without a cue, both ways round the long axis are averaged unless
         # one fits clearly better.
-        major = np.array([np.cos(ellipse.angle), np.sin(ellipse.angle)])
-        first = face if face is not None else major
-        inverse = np.linalg.inv(image_basis)
+        first = outline.ref
+        inverse = np.linalg.inv(ellipse.basis())
         for ref in (first, -first):
-            coarse[(tuple(ref), False)] = _coarse_pose(view, inverse, ref, head_xy, head_scalp)
+            coarse[(tuple(ref), False)] = _coarse_pose(view, inverse, ref, head_xy, head_scalp,
+                                                       semi_axes)
         scores = [coarse[(tuple(first), False)][1], coarse[(tuple(-first), False)][1]]
         if scores[1] > scores[0] + POSE_FLIP_MARGIN:
-            guesses = [(-first, 1.0)]
+            refs = [-first]
             notes.append("front of the head taken opposite to the skin cue (the hairline fits "
                          "that way)" if face is not None else
                          "front of the head found from the hairline alone")
         elif face is None and scores[0] > scores[1] + POSE_FLIP_MARGIN:
-            guesses = [(first, 1.0)]
+            refs = [first]
             notes.append("front of the head found from the hairline alone")
         elif face is None:
             ambiguous = "front of the head not found (no forehead skin): both ways averaged"
-            guesses = [(major, 1.0), (-major, 1.0)]
+            refs = [first, -first]
         else:
-            guesses = [(face, 1.0)]
+            refs = [face]
         mirror_guesses = [False]
     else:
-        guesses = [(np.array([0.0, -1.0]), 1.0)]  # head up = image up
+        refs = [outline.ref]
         # The model's face side: +right is the nose for a left profile.
         expected = np.sign(view_camera(view).right[1]) if view != "back" else 0.0
         if view == "back":
@@ -443,51 +556,87 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None
             mirror_guesses = [False, True]
         else:
             mirror_guesses = [bool(np.sign(face[0]) != expected)]
-    hypotheses = [(ref, mirrored) for ref, _ in guesses for mirrored in mirror_guesses]
+    readings = []
+    for ref in refs:
+        for mirrored in mirror_guesses:
+            flip = np.diag([-1.0, 1.0]) if mirrored else np.eye(2)
+            # A mirrored photo is un-mirrored about the ellipse centre: the un-mirrored
+            # ellipse's basis is flip B flip, so px -> its unit disk is inv(flip B flip) flip =
+            # flip inv(B). ``ref`` stays in this photo's pixels, mapped by the same ``inverse``.
+            inverse = flip @ np.linalg.inv(ellipse.basis())
+            key = (tuple(ref), mirrored)
+            if key not in coarse:
+                coarse[key] = _coarse_pose(view, inverse, ref, head_xy, head_scalp, semi_axes)
+            camera = _refine_pose(view, inverse, ref, coarse[key][0], head_xy, head_scalp,
+                                  semi_axes)
+            readings.append(Reading(inverse, ref, camera))
+    return ViewFit(outline, tuple(readings), tuple(notes), ambiguous)
+
+
+def view_samples(fit: ViewFit, semi_axes: np.ndarray) -> list[SurfaceSamples]:
+    """Step 4 of the module docstring: each reading's scalp pixels on the head of
+    ``semi_axes`` (3,) cm, weighted 1 / the number of readings."""
+    outline = fit.outline
     samples = []
-    for image_ref, mirrored in hypotheses:
-        flip = np.diag([-1.0, 1.0]) if mirrored else np.eye(2)
-        # A mirrored photo is un-mirrored about the ellipse centre: the un-mirrored ellipse's
-        # basis is flip B flip, so px -> its unit disk is inv(flip B flip) flip = flip inv(B).
-        inverse = flip @ np.linalg.inv(image_basis)
-        ref = image_ref  # in this photo's pixels, mapped by the same ``inverse``
-        key = (tuple(ref), mirrored)
-        if key not in coarse:
-            coarse[key] = _coarse_pose(view, inverse, ref, head_xy, head_scalp)
-        start = coarse[key][0]
-        camera = _refine_pose(view, inverse, ref, start, head_xy, head_scalp)
+    for reading in fit.readings:
+        camera = reading.camera
         # image px (relative to centre) -> unit disk of the model
-        model_basis, to_unit = _image_to_unit(view, camera, inverse, ref)
-        unit = transform(to_unit, scalp_xy - ellipse.centre)
-        radius = np.hypot(unit[:, 0], unit[:, 1])
+        model_basis, rotation = _model_map(outline.view, camera.right, camera.down,
+                                           reading.inverse @ reading.ref, semi_axes)
+        to_unit = rotation @ reading.inverse
+        unit = transform(to_unit, outline.scalp_xy - outline.ellipse.centre)
+        radius = lengths(unit)
         unit *= (np.minimum(radius, 0.999) / np.maximum(radius, 1e-12))[:, None]
         radius = np.minimum(radius, 0.999)
-        points, normals = cast_rays(camera, semi, transform(model_basis, unit))
+        points, normals = cast_rays(camera, semi_axes, transform(model_basis, unit))
         cosine = np.clip(transform(camera.toward[None, :], normals)[:, 0], 1e-6, 1.0)
         cm2_per_px = abs(np.linalg.det(model_basis @ to_unit))
         # Half a pixel in normalised radius: half the length of the radius's image gradient,
         # to_unit^T (unit / radius) (1 / 2R on a circle of R pixels).
         direction = unit / np.maximum(radius, 1e-9)[:, None]
         gradient = transform(to_unit.T, direction)
-        half_pixel = 0.5 * np.hypot(gradient[:, 0], gradient[:, 1])
-        on_rim = on_edge & (radius + 3 * half_pixel > 1.0)
+        half_pixel = 0.5 * lengths(gradient)
+        on_rim = outline.on_edge & (radius + 3 * half_pixel > 1.0)
         area = cm2_per_px / cosine * _radial_average_factor(radius, half_pixel, on_rim)
         area = np.minimum(area, cm2_per_px / np.cos(np.radians(MAX_RIM_ANGLE_DEG)))
-        samples.append(SurfaceSamples(points, normals, area, loss, camera,
-                                      1.0 / len(hypotheses)))
-    del height, width
+        samples.append(SurfaceSamples(points, normals, area, outline.loss, camera,
+                                      1.0 / len(fit.readings)))
+    return samples
+
+
+def _ambiguity_notes(fit: ViewFit, samples: list[SurfaceSamples], semi_axes: np.ndarray
+                     ) -> list[str]:
+    """The view's notes, plus its ``ambiguous`` note where the readings' values of its own
+    area differ by more than ``AMBIGUITY_FLAG_POINTS``: flag the guess only where it matters."""
+    notes = list(fit.notes)
     if len(samples) > 1:
-        # Flag the guess only where it matters: the two readings of this photo's own area.
-        readings = [_own_area_percent(view, sample) for sample in samples]
-        spread = max(readings) - min(readings)
+        values = [_own_area_percent(fit.outline.view, sample, semi_axes) for sample in samples]
+        spread = max(values) - min(values)
         if spread > AMBIGUITY_FLAG_POINTS:
-            notes.append(f"{ambiguous} (the two readings of this view differ by {spread:.1f} points)")
-    return samples, notes
+            notes.append(f"{fit.ambiguous} (the two readings of this view differ by {spread:.1f} "
+                         "points)")
+    return notes
 
 
-def _own_area_percent(view: str, samples: SurfaceSamples) -> float:
+def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None,
+                     semi_axes: np.ndarray = CANONICAL_SEMI_AXES
+                     ) -> tuple[list[SurfaceSamples], list[str]]:
+    """One photo's scalp pixels on the head of ``semi_axes`` (3,) cm (one sample set, or two
+    half-weight sets when the face side cannot be told), plus notes for a human. Raises
+    PoorFit.
+
+    Args:
+        view: contract view name.
+        mask: (H, W) uint8 class ids. loss_map: (H, W) float in [0, 1] or None.
+    """
+    fit = find_readings(fit_outline(view, mask, loss_map), semi_axes)
+    samples = view_samples(fit, semi_axes)
+    return samples, _ambiguity_notes(fit, samples, semi_axes)
+
+
+def _own_area_percent(view: str, samples: SurfaceSamples, semi_axes: np.ndarray) -> float:
     """Percent loss of the photo's points that fall in the view's own SALT area (0 if none)."""
-    own = canonical_boundaries().area_index(samples.points, CANONICAL_SEMI_AXES) == VIEWS.index(view)
+    own = area_boundaries(semi_axes).area_index(samples.points, semi_axes) == VIEWS.index(view)
     area = float(samples.areas[own].sum())
     return 100.0 * float((samples.areas * samples.loss)[own].sum()) / area if area > 0 else 0.0
 
@@ -514,35 +663,41 @@ def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndar
         views with none; flags for views that fell back to the pixel method and why.
     """
     result = VisitValues()
-    boundaries = canonical_boundaries()
-    reconstructed: dict[str, list[SurfaceSamples]] = {}
+    outlines: dict[str, Outline] = {}
     fallback: dict[str, float] = {}
     for view, mask in masks.items():
         label = names.get(view, view)
         loss_map = losses.get(view)
-        try:
-            if loss_map is not None and loss_map.shape != mask.shape:
-                raise ValueError(f"loss map shape {loss_map.shape} differs from mask {mask.shape}")
-            pixel_value = pixel_view_percent(mask, loss_map)
-        except ValueError as error:
-            result.errors.append(f"{label}: {error}")
+        if loss_map is not None and loss_map.shape != mask.shape:
+            result.errors.append(f"{label}: loss map shape {loss_map.shape} differs from mask "
+                                 f"{mask.shape}")
             continue
         if view not in VIEWS:
             result.errors.append(f"{label}: unknown view {view!r}")
             continue
         try:
-            samples, notes = reconstruct_view(view, mask, loss_map)
+            outlines[view] = fit_outline(view, mask, loss_map)
         except PoorFit as reason:
+            # The pixel value only where it is used; a view without scalp always gets here.
+            try:
+                fallback[view] = pixel_view_percent(mask, loss_map)
+            except EmptyScalpError as error:
+                result.errors.append(f"{label}: {error}")
+                continue
             result.flags.append(f"{label}: surface fit poor ({reason}); pixel value used")
-            fallback[view] = pixel_value
-            continue
-        result.flags.extend(f"{label}: {note}" for note in notes)
-        reconstructed[view] = samples
+
+    semi = CANONICAL_SEMI_AXES
+    fits = {view: find_readings(outline, semi) for view, outline in outlines.items()}
+    boundaries = area_boundaries(semi)
+    reconstructed: dict[str, list[SurfaceSamples]] = {}
+    for view, fit in fits.items():
+        reconstructed[view] = view_samples(fit, semi)
+        notes = _ambiguity_notes(fit, reconstructed[view], semi)
+        result.flags.extend(f"{names.get(view, view)}: {note}" for note in notes)
 
     loss_sum = np.zeros(len(VIEWS))
     area_sum = np.zeros(len(VIEWS))
     directions = {view: sets[0].camera.toward for view, sets in reconstructed.items()}
-    semi = CANONICAL_SEMI_AXES
     for view, sets in reconstructed.items():
         others = [direction for other, direction in directions.items() if other != view]
         for samples in sets:
