@@ -1,4 +1,4 @@
-"""Head geometry for the ``surface`` method: ellipse fits, a canonical head, orthographic rays.
+"""Head geometry for the ``surface`` method: ellipse fits, head ellipsoids, orthographic rays.
 
 Conventions (contract section 1): head frame centred on the skull, +x the patient's left,
 +y the nose, +z up, lengths in cm. Image coordinates are (x right, y down) in pixels, pixel
@@ -6,8 +6,9 @@ centres at integer + 0.5. A camera is orthographic: ``right`` and ``down`` (unit
 the head frame) span the image plane and ``toward`` (= right x down, negated) points from the
 head to the camera.
 
-Nothing here knows how the photos were made: the head is a canonical ellipsoid of adult
-proportions, fitted per photo to the scalp silhouette by an affine map of the image plane.
+Nothing here knows how the photos were made: the head is an ellipsoid (``CANONICAL_SEMI_AXES``
+unless the ``surface`` method fits its proportions to a visit's outlines) carrying a typical
+hairline, fitted per photo to the scalp silhouette by an affine map of the image plane.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def cast_rays(camera: OrthoCamera, semi_axes: np.ndarray, plane_points: np.ndarr
 
 @dataclass(frozen=True)
 class Boundaries:
-    """The contract's area boundaries on the canonical ellipsoid, in normalised height.
+    """The contract's area boundaries on a head ellipsoid, in normalised height.
 
     ``top``: points with z / c > ``top_height``; ``back``: the rest within ``back_half_angle``
     (deg) of straight back (azimuth about the vertical axis); ``left``/``right``: the rest by x.
@@ -243,7 +244,7 @@ def area_boundaries(semi_axes: np.ndarray) -> Boundaries:
     """Area boundaries (contract 1) of the ellipsoid with ``semi_axes`` (3,) cm and the typical
     hairline: the top plane leaves 40% of its scalp surface above, the back wedge takes 24%.
 
-    They depend on the proportions only; cached, as a batch meets the same head again.
+    They depend on the proportions only; cached per proportions (a few ms each).
     """
     return _area_boundaries(float(semi_axes[0] / semi_axes[1]), float(semi_axes[2] / semi_axes[1]))
 
