@@ -119,8 +119,8 @@ PROPORTION_PRIOR_SD = 0.3
 PROPORTION_ITERATIONS = 4
 #: The proportions are fitted only from at least this many fitted photos (one photo's aspect
 #: cannot tell a taller head from a camera further above), and kept only when the outlines'
-#: aspects agree with the fitted head's within this RMS (log ratio; the middle 90% of
-#: synthetic visits: 0.04 or less); otherwise the canonical head is used.
+#: aspects agree with the fitted head's within this RMS (log ratio; 0.04 or less on 90% of
+#: the synthetic benchmark's visits); otherwise the canonical head is used.
 MIN_PROPORTION_VIEWS = 2
 MAX_PROPORTION_RESIDUAL = 0.1
 
