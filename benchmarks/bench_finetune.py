@@ -5,8 +5,11 @@
 
 The retraining path of docs/retraining.md, measured: render 50 training visits with
 ``autosalt synth --look drape`` (teal drape, ring flash, green cast: nothing like the
-default's training photos), 10 validation visits and 30 held-out test visits of the same
-look from other seeds; score the test visits with the default model; fine-tune it with
+default's training photos), 30 validation visits and 30 held-out test visits of the same
+look from other seeds, every set with ``--stratify`` so that each holds the usual mix of
+patterns (drawn at random, 25 patients held 2 diffuse heads and the test set 5 totalis: a
+fine-tune then learns a lower prior for ambiguous thinning than its test set has); score
+the test visits with the default model; fine-tune it with
 ``autosalt train --config configs/finetune.yaml --init MODEL`` on the 50; score the test
 visits again. Also scores held-out visits of the default look with both models, to show
 what fine-tuning costs there. Writes the ``finetune`` section of docs/benchmarks.md.
@@ -30,7 +33,7 @@ from autosalt.training.data import list_samples  # noqa: E402
 from autosalt.training.engine import evaluate  # noqa: E402
 
 #: name -> (seed, patients, visits, look)
-SETS = {"drape_train": (4000, 25, 2, "drape"), "drape_val": (4200, 5, 2, "drape"),
+SETS = {"drape_train": (4000, 25, 2, "drape"), "drape_val": (4200, 15, 2, "drape"),
         "drape_test": (4100, 15, 2, "drape"), "default_test": (4300, 15, 2, "default"),
         "default_mix": (4400, 25, 2, "default")}
 
@@ -60,7 +63,8 @@ def main() -> int:
         roots[name] = args.work / name
         if not (roots[name] / "truth.csv").exists():
             autosalt("synth", str(roots[name]), "--patients", str(patients), "--visits", str(visits),
-                     "--seed", str(seed), "--size", "288", "288", "--look", look, "--quiet")
+                     "--seed", str(seed), "--size", "288", "288", "--look", look, "--stratify",
+                     "--quiet")
     before = {name: score(args.model, roots[name]) for name in ("drape_test", "default_test")}
     run = args.work / "run"
     shutil.rmtree(run, ignore_errors=True)  # a fresh run, not a continuation
@@ -90,7 +94,7 @@ def main() -> int:
         "## Fine-tuning on a new look (`benchmarks/bench_finetune.py`)", "",
         f"Machine: {where}. Base model `{args.model}`. Fine-tuned on 50 visits (200 photos, "
         "288x288) rendered with `autosalt synth --look drape --seed 4000` (teal drape, ring "
-        "flash, green cast: a look the default never saw), validated on 10 (seed 4200), "
+        "flash, green cast: a look the default never saw), validated on 30 (seed 4200), "
         + ("mixed with 50 default-look visits (seed 4400), " if args.mix else "")
         + f"with `autosalt {' '.join(command[:5])} ... {' '.join(command[8:-1])}`: {minutes:.1f} min "
         f"on this CPU; {chosen}. Post-processing `{results_method}`; SALT errors in points.", "",

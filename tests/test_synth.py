@@ -8,7 +8,7 @@ from autosalt.fileio import read_mask, read_photo
 from autosalt.layout import scan_labeled_folder
 from autosalt.synth.generate import SynthOptions, generate, make_patient, visit_truth
 from autosalt.synth.head import area_boundaries, surface_cells
-from autosalt.synth.patterns import PATTERN_WEIGHTS, random_pattern
+from autosalt.synth.patterns import PATTERN_WEIGHTS, random_pattern, stratified_kind
 
 
 def _monte_carlo_truth(patient, severity, samples=400_000, seed=0):
@@ -64,6 +64,22 @@ def test_every_pattern_can_be_drawn():
         assert loss.shape == (2,) and np.all((loss >= 0) & (loss <= 1))
     with pytest.raises(ValueError, match="unknown pattern"):
         random_pattern(rng, patient.head, "spots")
+
+
+def test_stratified_patterns_keep_every_prefix_in_proportion():
+    total = sum(PATTERN_WEIGHTS.values())
+    for seed in (0, 4000):
+        kinds = [stratified_kind(seed, index) for index in range(60)]
+        for count in (10, 25, 60):
+            for name, weight in PATTERN_WEIGHTS.items():
+                expected = count * weight / total
+                assert abs(kinds[:count].count(name) - expected) <= 1.0, (seed, count, name)
+    assert [stratified_kind(1, i) for i in range(12)] != [stratified_kind(2, i) for i in range(12)]
+    # Independent draws, by contrast, leave a small set's mix to chance.
+    drawn = [make_patient(4000, i, SynthOptions()).pattern.kind for i in range(25)]
+    dealt = [make_patient(4000, i, SynthOptions(stratify=True)).pattern.kind for i in range(25)]
+    assert dealt == [stratified_kind(4000, i) for i in range(25)]
+    assert drawn.count("diffuse") != dealt.count("diffuse")
 
 
 def test_generator_is_deterministic_and_writes_the_contract(tmp_path):

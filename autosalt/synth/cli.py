@@ -23,6 +23,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="processes (default: one per CPU core)")
     parser.add_argument("--pattern", choices=sorted(PATTERN_WEIGHTS), default=None,
                         help="make every patient this pattern (default: a mix)")
+    parser.add_argument("--stratify", action="store_true",
+                        help="deal patterns to patients in proportion to their weights instead of "
+                        "drawing each at random (small sets keep the usual mix)")
     parser.add_argument("--irregularity", type=float, default=1.0,
                         help="head shape departure from an ellipsoid (default 1; 3 = odd skulls)")
     parser.add_argument("--max-roll", type=float, default=6.0,
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
                            max_roll_deg=args.max_roll, extra_tilt_deg=args.extra_tilt,
                            frame_cut=args.frame_cut,
                            occluders=not args.no_occluders, pattern=args.pattern,
+                           stratify=args.stratify,
                            look=args.look)
     if min(options.size) < 64:
         raise ValueError(f"--size {options.size} is too small; use at least 64 64")

@@ -20,7 +20,14 @@ from autosalt.contract import TRUTH_COLUMNS, VIEWS
 from autosalt.fileio import write_csv_atomic, write_jpeg_atomic, write_png_atomic, write_text_atomic
 from autosalt.salt import salt_from_views
 from autosalt.synth.head import Head, area_boundaries, integrate_views, surface_cells
-from autosalt.synth.patterns import TRAJECTORIES, VISIT_WEEKS, LossPattern, random_pattern, severity_at
+from autosalt.synth.patterns import (
+    TRAJECTORIES,
+    VISIT_WEEKS,
+    LossPattern,
+    random_pattern,
+    severity_at,
+    stratified_kind,
+)
 from autosalt.synth.render import Appearance, Camera, render_view
 
 _VIEW_INDEX = {view: index for index, view in enumerate(VIEWS)}
@@ -37,6 +44,7 @@ class SynthOptions:
     frame_cut: bool = False  # let the head run out of the frame (robustness)
     occluders: bool = True  # clips and fingers
     pattern: str | None = None  # force one pattern kind
+    stratify: bool = False  # deal pattern kinds in proportion to PATTERN_WEIGHTS (small sets)
     look: str = "default"  # photo look (render.LOOKS); "drape" is one the default model never saw
 
 
@@ -52,7 +60,8 @@ def make_patient(seed: int, patient_index: int, options: SynthOptions) -> Patien
     rng = np.random.default_rng([seed, patient_index])
     head = Head.random(rng, options.irregularity)
     appearance = Appearance.random(rng)
-    pattern = random_pattern(rng, head, options.pattern)
+    kind = options.pattern or (stratified_kind(seed, patient_index) if options.stratify else None)
+    pattern = random_pattern(rng, head, kind)
     trajectory = str(rng.choice(sorted(TRAJECTORIES)))
     return Patient(head, appearance, pattern, trajectory)
 

@@ -166,6 +166,30 @@ def random_pattern(rng: np.random.Generator, head: Head, kind: str | None = None
     return pattern
 
 
+def stratified_kind(seed: int, patient_index: int) -> str:
+    """The pattern of patient ``patient_index`` when patterns are dealt in proportion.
+
+    Patients drawn independently give small sets a skewed mix of patterns by chance (25
+    patients may hold no diffuse head at all), and a model fine-tuned or validated on such a
+    set learns or is judged on a different mix than its test set. Dealing the kinds by a
+    smooth weighted round robin over :data:`PATTERN_WEIGHTS` keeps every prefix of patients
+    within one patient of the weights' proportions; the seed only orders ties, so different
+    seeds deal the kinds in different orders.
+    """
+    if patient_index < 0:
+        raise ValueError(f"patient index must be >= 0, got {patient_index}")
+    names = list(PATTERN_WEIGHTS)
+    order = np.random.default_rng([seed, 7919]).permutation(len(names))
+    names = [names[i] for i in order]
+    weights = np.array([PATTERN_WEIGHTS[name] for name in names])
+    credit = np.zeros(len(names))
+    for _ in range(patient_index + 1):
+        credit += weights
+        chosen = int(np.argmax(credit))  # first maximum: ties go by the seeded order
+        credit[chosen] -= weights.sum()
+    return names[chosen]
+
+
 def severity_at(trajectory: str, week: float) -> float:
     """Severity multiplier of a trajectory at a week (linear between its knots)."""
     knots = np.array(TRAJECTORIES[trajectory])
