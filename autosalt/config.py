@@ -35,6 +35,10 @@ class DataConfig:
     split_file: str | None = None  # an existing split JSON to reuse instead of drawing one
     workers: int = 2  # DataLoader worker processes
     max_visits: int | None = None  # cap on training visits (quick experiments)
+    # Share of each epoch's training images drawn from each of ``roots``, in order (empty =
+    # every image once per epoch). [0.5, 0.5] mixes a small clinic set half and half with a
+    # large synthetic one, however many images each holds.
+    root_weights: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -118,6 +122,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             value = [value]
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if "float" in text:
+            return [_coerce(item, float, f"{key}[{index}]") for index, item in enumerate(value)]
         return [str(item) for item in value]
     if annotation is str or text.startswith("str"):
         if not isinstance(value, (str, int, float)):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -17,7 +18,7 @@ import autosalt.training.train as training
 from autosalt.config import ConfigError, load_config
 from autosalt.model.checkpoint import load_checkpoint
 from autosalt.synth.generate import SynthOptions, generate
-from autosalt.training.data import list_samples, make_split
+from autosalt.training.data import RootMixSampler, Sample, list_samples, make_split
 from autosalt.training.engine import ModelEma
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +83,8 @@ def test_run_folder_holds_config_environment_metrics_and_checkpoints(tiny_data, 
     assert best["model_args"] == {"arch": "unet", "encoder": "mobilenet_v2"}
 
 
-@pytest.mark.parametrize("extra", [(), ("train.ema_decay=0.9",)], ids=["plain", "ema"])
+@pytest.mark.parametrize("extra", [(), ("train.ema_decay=0.9",), ("data.root_weights=[1.0]",)],
+                         ids=["plain", "ema", "root_weights"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch,
                                                                 extra):
     whole = tmp_path / "whole"
@@ -106,11 +108,51 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_pa
     expected = load_checkpoint(whole / "last.pt")
     resumed = load_checkpoint(interrupted / "last.pt")
     assert resumed["epoch"] == expected["epoch"] == 1
-    for weights in ("state_dict", "model_state_dict") if extra else ("state_dict",):
+    for weights in ("state_dict", "model_state_dict") if "ema" in str(extra) else ("state_dict",):
         for key, value in expected[weights].items():
             assert torch.equal(value, resumed[weights][key]), (weights, key)
     assert json.loads((whole / "metrics.json").read_text())[1]["loss"] == \
         json.loads((interrupted / "metrics.json").read_text())[1]["loss"]
+
+
+def _samples(root: str, count: int) -> list[Sample]:
+    return [Sample(Path(root), f"{root}/P{i}", f"P{i}", "v", "top", Path("p"), Path("m"), None)
+            for i in range(count)]
+
+
+def test_root_weights_set_each_roots_share_of_an_epoch():
+    samples = _samples("clinic", 10) + _samples("synthetic", 190)
+    sampler = RootMixSampler(samples, ["clinic", "synthetic"], [0.5, 0.5], num_samples=4000, seed=3)
+    drawn = list(sampler)
+    assert len(drawn) == len(sampler) == 4000
+    clinic_share = np.mean([index < 10 for index in drawn])
+    assert 0.46 < clinic_share < 0.54  # 5% of the images, half of the epoch
+    assert list(sampler) == drawn  # the same epoch draws the same images (resume)
+    sampler.set_epoch(1)
+    assert list(sampler) != drawn
+    other_rank = RootMixSampler(samples, ["clinic", "synthetic"], [0.5, 0.5], 4000, seed=3, rank=1)
+    assert list(other_rank) != drawn
+    only_synthetic = RootMixSampler(samples, ["clinic", "synthetic"], [0, 1], 500)
+    assert min(only_synthetic) >= 10
+
+
+@pytest.mark.parametrize("roots, weights, message", [
+    (["clinic", "synthetic"], [1.0], "one per root"),
+    (["clinic", "synthetic"], [0.0, 0.0], "positive sum"),
+    (["clinic", "synthetic"], [-1.0, 2.0], ">= 0"),
+    (["clinic", "clinic"], [0.5, 0.5], "twice"),
+    (["clinic", "synthetic", "empty"], [0.4, 0.4, 0.2], "without training images"),
+])
+def test_root_weights_errors_name_the_problem(roots, weights, message):
+    samples = _samples("clinic", 3) + _samples("synthetic", 3)
+    with pytest.raises(ValueError, match=message):
+        RootMixSampler(samples, roots, weights, num_samples=10)
+
+
+def test_root_weights_config_takes_numbers_only():
+    assert load_config(TINY, ["data.root_weights=[0.5, 1]"]).data.root_weights == [0.5, 1.0]
+    with pytest.raises(ConfigError, match="root_weights"):
+        load_config(TINY, ["data.root_weights=[half, half]"])
 
 
 def test_model_ema_follows_the_weights_by_its_warming_decay():

@@ -132,5 +132,45 @@ class SegmentationDataset(Dataset):
         return image, mask_t, fraction
 
 
+class RootMixSampler(torch.utils.data.Sampler):
+    """Draws each epoch's images with replacement so that root ``r`` supplies ``weights[r]`` of them.
+
+    A clinic's 200 labeled photos next to 5000 synthetic ones would otherwise be a few
+    percent of every batch. The draw is seeded by (seed, epoch, rank), so an epoch is the same
+    after a resume and each DistributedDataParallel rank draws its own share.
+    """
+
+    def __init__(self, samples: list[Sample], roots: list[str | os.PathLike], weights: list[float],
+                 num_samples: int, seed: int = 0, rank: int = 0) -> None:
+        if len(weights) != len(roots):
+            raise ValueError(f"data.root_weights has {len(weights)} values for {len(roots)} "
+                             "data.roots; give one per root")
+        if any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError(f"data.root_weights {weights}: need values >= 0 with a positive sum")
+        roots = [Path(root) for root in roots]
+        if len(set(roots)) != len(roots):
+            raise ValueError("data.roots lists a folder twice; weight it with data.root_weights instead")
+        index = {root: i for i, root in enumerate(roots)}
+        counts = np.bincount([index[Path(s.root)] for s in samples], minlength=len(roots))
+        empty = [str(root) for root, count, weight in zip(roots, counts, weights) if weight > 0 and not count]
+        if empty:
+            raise ValueError(f"data.root_weights gives weight to roots without training images: {empty}")
+        per_root = np.divide(weights, counts, out=np.zeros(len(roots)), where=counts > 0)
+        self.weights = torch.tensor([per_root[index[Path(s.root)]] for s in samples], dtype=torch.float64)
+        self.num_samples, self.seed, self.rank, self.epoch = num_samples, seed, rank, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([self.seed, self.epoch, self.rank, 17]).generate_state(1)[0]))
+        return iter(torch.multinomial(self.weights, self.num_samples, replacement=True,
+                                      generator=generator).tolist())
+
+
 def scalp_of(mask: torch.Tensor) -> torch.Tensor:
     return (mask == CLASS_HAIR) | (mask == CLASS_LOSS)

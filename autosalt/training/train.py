@@ -34,7 +34,13 @@ from autosalt.config import Config, ConfigError, from_dict, load_config, to_dict
 from autosalt.fileio import write_csv_atomic, write_json_atomic, write_text_atomic
 from autosalt.model.checkpoint import CheckpointError, load_checkpoint, make_checkpoint, save_checkpoint
 from autosalt.model.factory import create_model
-from autosalt.training.data import SegmentationDataset, list_samples, load_split, make_split
+from autosalt.training.data import (
+    RootMixSampler,
+    SegmentationDataset,
+    list_samples,
+    load_split,
+    make_split,
+)
 from autosalt.training.engine import ModelEma, evaluate, train_one_epoch
 from autosalt.training.presets import TrainPreset
 
@@ -166,8 +172,15 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
 
     dataset = SegmentationDataset(train_samples, TrainPreset(config.model.input_size),
                                   seed=config.train.seed)
-    sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True,
-                                                  seed=config.train.seed) if world > 1 else None
+    if config.data.root_weights:
+        try:
+            sampler = RootMixSampler(train_samples, config.data.roots, config.data.root_weights,
+                                     math.ceil(len(dataset) / world), config.train.seed, rank)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    else:
+        sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True,
+                                                      seed=config.train.seed) if world > 1 else None
 
     # Model: fresh (ImageNet encoder), from a released checkpoint (--init), or resumed.
     model_args = {"arch": config.model.arch, "encoder": config.model.encoder}
