@@ -83,6 +83,22 @@ def test_run_folder_holds_config_environment_metrics_and_checkpoints(tiny_data, 
     assert best["model_args"] == {"arch": "unet", "encoder": "mobilenet_v2"}
 
 
+def test_evaluate_per_visit_errors_pair_visits_and_average_to_the_salt_mae(tiny_data, tmp_path):
+    from autosalt.model.factory import create_model
+    from autosalt.training.engine import evaluate
+
+    torch.manual_seed(0)
+    model = create_model("unet", "mobilenet_v2", pretrained=False)
+    samples = list_samples([tiny_data])
+    plain = evaluate(model, samples, 64, "cpu", progress=False)
+    paired = evaluate(model, samples, 64, "cpu", progress=False, per_visit=True)
+    assert "visit_errors" not in plain  # per-epoch metrics stay flat
+    errors = paired["visit_errors"]
+    assert set(errors) == {(s.patient, s.visit) for s in samples}
+    assert len(errors) == paired["visits"]
+    assert np.mean(list(errors.values())) == pytest.approx(plain["salt_mae"])
+
+
 @pytest.mark.parametrize("extra", [(), ("train.ema_decay=0.9",), ("data.root_weights=[1.0]",)],
                          ids=["plain", "ema", "root_weights"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch,

@@ -168,13 +168,15 @@ def group_visits(samples: list[Sample]) -> list[list[Sample]]:
 @torch.no_grad()
 def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
              channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
-             progress: bool = True) -> dict:
+             progress: bool = True, per_visit: bool = False) -> dict:
     """Full-resolution validation through the real post-processing.
 
     Each visit's photos go through the same path as batch scoring (letterbox, network,
     resize back, masks -> per-view percents -> SALT) and are compared with the truth:
     ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
-    Returns per-class IoU, scalp and hair-loss Jaccard, loss-fraction MAE, SALT MAE.
+    Returns per-class IoU, scalp and hair-loss Jaccard, loss-fraction MAE, SALT MAE; with
+    ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT error}`` for
+    paired comparisons of two models on the same visits.
     """
     from tqdm import tqdm
 
@@ -190,7 +192,7 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     model.eval()
     confusion = ConfusionMatrix()
     fraction_error, fraction_count = 0.0, 0
-    salt_errors = []
+    salt_errors, visit_errors = [], {}
     truths = {}
     visits = group_visits(samples)[:max_visits] if max_visits else group_visits(samples)
     for visit in tqdm(visits, desc="validate", unit="visit", disable=not progress):
@@ -220,13 +222,15 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
             truth_salt = salt_from_views(reference.values)
         if predicted.errors or any(v is None for v in predicted.values.values()):
             salt_errors.append(float(truth_salt))  # unscorable counts as its full SALT off
-            continue
-        salt_errors.append(abs(salt_from_views(predicted.values) - truth_salt))
+        else:
+            salt_errors.append(abs(salt_from_views(predicted.values) - truth_salt))
+        visit_errors[(visit[0].patient, visit[0].visit)] = salt_errors[-1]
     iou = confusion.iou()
+    extra = {"visit_errors": visit_errors} if per_visit else {}
     return {
         "iou": iou, "scalp_jaccard": iou["scalp"], "loss_jaccard": iou["scalp_loss"],
         "fraction_mae": fraction_error / max(fraction_count, 1),
         "salt_mae": float(np.mean(salt_errors)) if salt_errors else float("nan"),
         "salt_max_error": float(np.max(salt_errors)) if salt_errors else float("nan"),
-        "visits": len(salt_errors), "method": method,
+        "visits": len(salt_errors), "method": method, **extra,
     }
