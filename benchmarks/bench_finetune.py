@@ -1,18 +1,20 @@
 """Fine-tuning the default model on a look it never saw: SALT error before and after.
 
-    python benchmarks/bench_finetune.py [--model models/autosalt-default.pt] [--work DIR]
-                                        [--replay data/synthetic_train] [--epochs 8]
+    python benchmarks/bench_finetune.py [--look coily|drape] [--model models/autosalt-default.pt]
+                                        [--work DIR] [--replay data/synthetic_train] [--epochs 8]
 
 The retraining path of docs/retraining.md, measured: render 50 training visits with
-``autosalt synth --look drape`` (teal drape, ring flash, green cast: nothing like the
-default's training photos), 100 validation visits and 200 held-out test visits of that look,
-and 100 held-out visits of the default look, every set with ``--stratify`` so that each
-holds the usual mix of patterns; fine-tune with ``configs/finetune.yaml`` (half of each epoch
-from the 50 visits, half from default-look replay data); score both test sets with the
-starting model, the fine-tuned ``best.pt`` (chosen on the validation visits) and the last
-epoch, and compare each fine-tuned model with the start visit by visit: the mean change of
-the SALT error with a 95% interval from a bootstrap over patients, and how many visits got
-better or worse. Writes the ``finetune`` section of docs/benchmarks.md.
+``autosalt synth --look LOOK`` (``coily``: tightly coiled hair, patterned wallpaper, a warm
+side lamp; ``drape``: teal drape, ring flash, green cast; the default never saw either), 100
+validation visits and 200 held-out test visits of that look, the same 200 test visits in the
+default look (what the look itself costs the starting model: all there is for fine-tuning to
+win back), and 100 other held-out visits of the default look, every set with ``--stratify``
+so that each holds the usual mix of patterns; fine-tune with ``configs/finetune.yaml`` (half
+of each epoch from the 50 visits, half from default-look replay data); score the test sets
+with the starting model, the fine-tuned ``best.pt`` (chosen on the validation visits) and
+the last epoch, and compare each fine-tuned model with the start visit by visit: the mean
+change of the SALT error with a 95% interval from a bootstrap over patients, and how many
+visits got better or worse. Writes the ``finetune_LOOK`` section of docs/benchmarks.md.
 
 Why these sizes: SALT errors of single visits spread by several points, so 30 visits cannot
 tell a 0.5-point change from chance: an earlier version of this benchmark, with 30 test
@@ -43,13 +45,18 @@ from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
 from autosalt.training.engine import evaluate  # noqa: E402
 
-#: name -> (seed, patients, visits, look)
-SETS = {"drape_train": (4000, 25, 2, "drape"), "drape_val": (4200, 50, 2, "drape"),
-        "drape_test": (4600, 100, 2, "drape"), "default_test": (4700, 50, 2, "default"),
+#: set -> (seed, patients, visits, look or None for the look under test)
+SETS = {"train": (4000, 25, 2, None), "val": (4200, 50, 2, None), "test": (4600, 100, 2, None),
+        "same_default": (4600, 100, 2, "default"), "default_test": (4700, 50, 2, "default"),
         "default_replay": (4400, 100, 2, "default")}
-TESTS = {"drape_test": "drape look (200 held-out visits, seed 4600)",
-         "default_test": "default look (100 held-out visits, seed 4700)"}
+LOOK_TEXT = {"coily": "tightly coiled hair, patterned wallpaper, a warm side lamp",
+             "drape": "teal drape, ring flash, green cast"}
 BOOTSTRAP = 5000
+
+
+def set_folder(work: Path, name: str, look: str) -> Path:
+    """Rendered sets of the look under test are named after it (coily_test, drape_val...)."""
+    return work / (name if SETS[name][3] else f"{look}_{name}")
 
 
 def autosalt(*args: str) -> None:
@@ -91,6 +98,8 @@ def paired_change(start: dict, tuned: dict, seed: int = 0) -> tuple[float, float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--look", choices=sorted(LOOK_TEXT), default="coily",
+                        help="the new look to fine-tune on (default coily)")
     parser.add_argument("--model", type=Path, default=Path("models/autosalt-default.pt"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-finetune"))
     parser.add_argument("--replay", type=Path, default=None,
@@ -101,20 +110,23 @@ def main() -> int:
     args = parser.parse_args()
     where = machine()
     roots = {}
-    for name, (seed, patients, visits, look) in SETS.items():
+    look = args.look
+    tests = {"test": f"{look} look (200 held-out visits, seed 4600)",
+             "default_test": "default look (100 other held-out visits, seed 4700)"}
+    for name, (seed, patients, visits, set_look) in SETS.items():
         if name == "default_replay" and args.replay is not None:
             roots[name] = args.replay
             continue
-        roots[name] = args.work / name
+        roots[name] = set_folder(args.work, name, look)
         if not (roots[name] / "truth.csv").exists():
             autosalt("synth", str(roots[name]), "--patients", str(patients), "--visits", str(visits),
-                     "--seed", str(seed), "--size", "288", "288", "--look", look, "--stratify",
-                     "--quiet")
-    run = args.work / "run"
+                     "--seed", str(seed), "--size", "288", "288", "--look", set_look or look,
+                     "--stratify", "--quiet")
+    run = args.work / f"run_{look}"
     shutil.rmtree(run, ignore_errors=True)  # a fresh run, not a continuation
     command = ["train", "--config", "configs/finetune.yaml", "--init", str(args.model), "--quiet",
-               f"data.roots=[{roots['drape_train']},{roots['default_replay']}]",
-               f"data.val_roots=[{roots['drape_val']}]", f"train.epochs={args.epochs}", *args.set,
+               f"data.roots=[{roots['train']},{roots['default_replay']}]",
+               f"data.val_roots=[{roots['val']}]", f"train.epochs={args.epochs}", *args.set,
                f"out={run}"]
     started = time.perf_counter()
     autosalt(*command)
@@ -132,7 +144,11 @@ def main() -> int:
               f"fine-tuned last epoch ({epochs[-1]['epoch']})": run / "last.pt"}
     digests = {model_name: weights_digest(path) for model_name, path in models.items()}
     rows, results = [], {}
-    for name, label in TESTS.items():
+    same = score(args.model, roots["same_default"])
+    start_on_look = score(args.model, roots["test"])
+    results[("test", digests["starting model"])] = start_on_look
+    cost, cost_low, cost_high, _, _ = paired_change(same["visit_errors"], start_on_look["visit_errors"])
+    for name, label in tests.items():
         for model_name, path in models.items():
             key = (name, digests[model_name])
             if key not in results:  # the same weights under two names are scored once
@@ -151,22 +167,26 @@ def main() -> int:
     replay = (f"`{args.replay}`" if args.replay else
               "200 default-look visits rendered with seed 4400")
     body = "\n".join([
-        "## Fine-tuning on a new look (`benchmarks/bench_finetune.py`)", "",
+        f"## Fine-tuning on a new look: {look} (`benchmarks/bench_finetune.py --look {look}`)", "",
         f"Machine: {where}. Base model `{args.model}` ({load_checkpoint(args.model)['model_id']}). "
-        "Fine-tuned on 50 visits (200 photos, 288x288) rendered with `autosalt synth --look drape "
-        "--seed 4000 --stratify` (teal drape, ring flash, green cast: a look the default never "
+        f"Fine-tuned on 50 visits (200 photos, 288x288) rendered with `autosalt synth --look {look} "
+        f"--seed 4000 --stratify` ({LOOK_TEXT[look]}: a look the default never "
         f"saw), half of each epoch from them and half replayed from {replay}, validated on 100 "
-        f"drape visits (seed 4200): `autosalt {' '.join(command[:5])} ... "
+        f"{look} visits (seed 4200): `autosalt {' '.join(command[:5])} ... "
         f"{' '.join(command[8:-1])}` with `configs/finetune.yaml` (lr 1e-4, BatchNorm statistics "
         f"kept, EMA 0.99, 8 epochs of 50 steps); {minutes:.1f} min on this CPU; {chosen}. "
         "Post-processing `surface`; SALT errors in points. *Change*: the fine-tuned model's "
         "SALT error minus the starting model's on the same visit, averaged, with a 95% interval "
         f"from {BOOTSTRAP} bootstrap resamples of patients; *better / worse*: visits whose error "
         "fell / rose.", "",
+        f"What the look costs the starting model: on the same 200 test visits rendered in the "
+        f"default look its SALT MAE is {same['salt_mae']:.2f}, against {start_on_look['salt_mae']:.2f} "
+        f"in the {look} look (paired change {cost:+.2f} [{cost_low:+.2f}, {cost_high:+.2f}]); "
+        "that difference is all that fine-tuning on the look can win back.", "",
         "| test set | model | SALT MAE | SALT max | change vs start [95% CI] | better / worse | "
         "scalp Jaccard | hair-loss Jaccard | loss-fraction MAE |",
         "|---|---|---|---|---|---|---|---|---|", *rows])
-    write_section("finetune", body)
+    write_section(f"finetune_{look}", body)
     print(body)
     return 0
 

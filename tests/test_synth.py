@@ -1,5 +1,8 @@
 """The generator: deterministic, and its truth agrees with an independent surface estimate."""
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -115,6 +118,32 @@ def test_drape_look_changes_the_photos_not_the_truth(tmp_path):
     backdrop = photo[mask == 0]
     assert backdrop[:, 1].mean() > 1.3 * backdrop[:, 0].mean()  # the teal drape behind the head
     assert (photo != read_photo(tmp_path / "plain" / "photos" / "P001" / "week00" / "back.jpg")).any()
+
+
+def test_coily_look_changes_the_hair_and_the_room_not_the_truth(tmp_path):
+    plain = generate(tmp_path / "plain", patients=1, visits=1, seed=22,
+                     options=SynthOptions(size=(96, 96)), workers=1, progress=False)
+    coily = generate(tmp_path / "coily", patients=1, visits=1, seed=22,
+                     options=SynthOptions(size=(96, 96), look="coily"), workers=1, progress=False)
+    assert plain == coily  # the truth lives on the head
+    relative = Path("P001") / "week00" / "top.jpg"
+    assert (read_photo(tmp_path / "plain" / "photos" / relative)
+            != read_photo(tmp_path / "coily" / "photos" / relative)).any()
+    # Coiled hair has no direction to follow: the structure tensor of the curl texture is
+    # nearly isotropic, where straight strands along one angle are strongly oriented.
+    from autosalt.synth.render import _curl_texture, _strand_texture
+
+    def coherence(texture):
+        gx = cv2.Sobel(texture, cv2.CV_32F, 1, 0)
+        gy = cv2.Sobel(texture, cv2.CV_32F, 0, 1)
+        jxx, jyy, jxy = (gx * gx).mean(), (gy * gy).mean(), (gx * gy).mean()
+        return np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy)
+
+    rng = np.random.default_rng(3)
+    curls = _curl_texture(rng, (160, 160), scale=6.0)
+    strands = _strand_texture(rng, np.full((160, 160), 0.7, np.float32), (160, 160), 9)
+    assert curls.min() >= 0 and curls.max() <= 1
+    assert coherence(curls) < 0.15 < 0.5 < coherence(strands)
 
 
 def test_diffuse_thinning_removes_hairs_rather_than_fading_them():

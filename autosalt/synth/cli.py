@@ -37,8 +37,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="frame the head so tightly that it runs out of the photo")
     parser.add_argument("--no-occluders", action="store_true", help="no hair clips or fingers")
     parser.add_argument("--look", choices=LOOKS, default="default",
-                        help="photo look: default (the training distribution) or drape (teal drape, "
-                             "ring flash, green cast: one the default model never saw)")
+                        help="photo look: default (the training distribution); drape (teal drape, "
+                             "ring flash, green cast) or coily (tightly coiled hair, patterned "
+                             "wallpaper, a warm side lamp): looks the default model never saw")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -268,18 +268,31 @@ def _strand_texture(rng: np.random.Generator, angle: np.ndarray, size: tuple[int
     return np.clip(0.5 + 0.25 * texture, 0, 1)
 
 
+def _curl_texture(rng: np.random.Generator, size: tuple[int, int], scale: float) -> np.ndarray:
+    """Tightly coiled hair, in [0, 1]: the contour lines of band-pass noise ``scale`` pixels
+    wide make short curled arcs with no common direction (no strands to follow)."""
+    noise = rng.random(size).astype(np.float32)
+    band = (cv2.GaussianBlur(noise, (0, 0), scale / 4) - cv2.GaussianBlur(noise, (0, 0), scale / 2))
+    band /= band.std() + 1e-6
+    coils = np.exp(-(band / 0.45) ** 2)  # bright ridges along the zero crossings
+    coils = (coils - coils.mean()) / (coils.std() + 1e-6)
+    return np.clip(0.5 + 0.25 * coils, 0, 1).astype(np.float32)
+
+
 def _thinning_factor(rng: np.random.Generator, angle: np.ndarray, loss: np.ndarray,
-                     strand_length: int) -> np.ndarray:
+                     strand_length: int, gaps: np.ndarray | None = None) -> np.ndarray:
     """Factor (H, W) on a coverage map that already holds ``(1 - loss)``: thinning removes hairs.
 
     Diffuse thinning leaves fewer hairs; it does not make each hair finer (naturally fine hair
     is the patient's ``hair_opacity``). A pixel keeps its hair where a strand texture's rank is
     above the loss fraction, so thinning shows bare scalp between the strands that are left
     while the mean coverage still falls as (1 - loss). Where loss nears 1 (patches) the factor
-    blends back to 1: patches stay evenly bare.
+    blends back to 1: patches stay evenly bare. ``gaps``: the texture whose rank decides which
+    hairs go (default: a finer strand texture along ``angle``).
     """
     height, width = loss.shape
-    gaps = _strand_texture(rng, angle, (height, width), max(3, strand_length // 2) | 1)
+    if gaps is None:
+        gaps = _strand_texture(rng, angle, (height, width), max(3, strand_length // 2) | 1)
     rank = np.empty(gaps.size, np.float32)
     rank[np.argsort(gaps, axis=None, kind="stable")] = np.linspace(0.0, 1.0, gaps.size,
                                                                     dtype=np.float32)
@@ -329,11 +342,13 @@ def _hair_angles(camera: Camera, points: np.ndarray, normals: np.ndarray,
     return np.arctan2(delta[:, 1], delta[:, 0])
 
 
-#: Looks of the whole photo. ``default`` is the training distribution. ``drape`` is a look the
-#: default model never saw, for fine-tuning experiments (docs/retraining.md): a teal surgical
-#: drape with folds behind the head, a ring flash on the camera's axis with little ambient
-#: light, a green fluorescent cast and a dark vignette.
-LOOKS = ("default", "drape")
+#: Looks of the whole photo. ``default`` is the training distribution. The others are looks the
+#: default model never saw, for fine-tuning experiments (docs/retraining.md). ``drape``: a teal
+#: surgical drape with folds behind the head, a ring flash on the camera's axis with little
+#: ambient light, a green fluorescent cast and a dark vignette. ``coily``: tightly coiled hair
+#: (curled arcs, no strands to follow; the generator's hair is otherwise straight or wavy),
+#: photographed at home against patterned wallpaper under a warm lamp from one side.
+LOOKS = ("default", "drape", "coily")
 
 
 def _drape_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -348,6 +363,30 @@ def _drape_background(rng: np.random.Generator, size: tuple[int, int]) -> np.nda
         folds += np.sin(frequency * (np.cos(angle) * xs + np.sin(angle) * ys) + rng.uniform(0, 2 * np.pi))
     shade = 0.8 + 0.25 * folds / np.sqrt(count)
     return np.clip(colour[None, None, :] * shade[..., None], 0, 1).astype(np.float32)
+
+
+def _wallpaper_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Patterned wallpaper: stripes of two colours with a grid of small motifs."""
+    height, width = size
+    base = rng.uniform(0.35, 0.9, 3).astype(np.float32)
+    other = np.clip(base * rng.uniform(0.5, 1.3, 3), 0, 1).astype(np.float32)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    period = width / rng.uniform(5, 14)
+    stripes = (np.mod(xs + rng.uniform(0, period), period) < period * rng.uniform(0.3, 0.6))
+    image = np.where(stripes[..., None], other[None, None, :], base[None, None, :])
+    step = period / 2
+    motif = (np.hypot(np.mod(xs, step) - step / 2, np.mod(ys, step) - step / 2) < step * 0.18)
+    image = np.where(motif[..., None], (base * 0.45)[None, None, :], image)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _lamp_lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Warm tungsten cast, darker towards the side away from the lamp."""
+    height, width = image.shape[:2]
+    xs = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
+    falloff = np.clip(1.0 - rng.uniform(0.2, 0.4) * (xs * rng.choice([-1.0, 1.0]) + 1.0), 0.3, 1.0)
+    cast = np.array([1.12, 0.93, 0.66], np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    return image * falloff[..., None] * cast[None, None, :]
 
 
 def _drape_lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -428,6 +467,10 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     if look == "drape":  # ring flash on the camera's axis, little ambient light
         key = _unit(rng.normal(0, 0.1, 3) + (-camera.rotation[2]))
         ambient = rng.uniform(0.05, 0.15)
+    elif look == "coily":  # a lamp to one side of the camera, little ambient light
+        side = rng.choice([-1.0, 1.0]) * camera.rotation[0]
+        key = _unit(rng.normal(0, 0.15, 3) + 0.7 * (-camera.rotation[2]) + side)
+        ambient = rng.uniform(0.1, 0.2)
     else:
         key = _unit(rng.normal(0, 0.6, 3) + 1.5 * (-camera.rotation[2]))
         ambient = rng.uniform(0.3, 0.6)
@@ -440,7 +483,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     colour = albedo * shade[:, None] + (shine * specular)[:, None]
 
     image = colour.reshape(height, width, 3)
-    background = (_drape_background if look == "drape" else _background)(rng, (height, width))
+    background = {"drape": _drape_background, "coily": _wallpaper_background}.get(
+        look, _background)(rng, (height, width))
     backdrop = (object_id == _BACKDROP).reshape(height, width)
     image[backdrop] = background[backdrop]
 
@@ -460,10 +504,15 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     angle_full[scalp_rows] = _hair_angles(camera, points[scalp_rows], normals[scalp_rows], appearance)
     angle_map = angle_full.reshape(height, width)
     strand_length = int(max(5, width / rng.uniform(25, 60))) | 1
-    strands = _strand_texture(rng, angle_map, (height, width), strand_length)
+    if look == "coily":
+        strands = _curl_texture(rng, (height, width), max(4.0, width / rng.uniform(35, 60)))
+        gaps = _curl_texture(rng, (height, width), max(3.0, width / rng.uniform(60, 90)))
+    else:
+        strands = _strand_texture(rng, angle_map, (height, width), strand_length)
+        gaps = None
     loss_2d = loss_full.reshape(height, width)
     if np.any(loss_2d > 0):
-        coverage *= _thinning_factor(rng, angle_map, loss_2d, strand_length)
+        coverage *= _thinning_factor(rng, angle_map, loss_2d, strand_length, gaps)
         coverage = np.minimum(coverage, 1.15)
     coverage = np.clip(coverage * (0.75 + 0.5 * strands), 0, 1)
 
@@ -491,6 +540,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     _cast_shadows(image, rng)
     if look == "drape":
         image = _drape_lighting(image, rng)
+    elif look == "coily":
+        image = _lamp_lighting(image, rng)
     image = _camera_effects(image, rng)
     photo = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
     loss_u8 = np.where(np.isin(mask_2d, (CLASS_HAIR, CLASS_LOSS)),
