@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from autosalt.contract import VIEWS
+from autosalt.contract import CLASS_IGNORE, VIEWS
 from autosalt.fileio import read_mask, read_photo
 from autosalt.layout import scan_labeled_folder
 from autosalt.synth.generate import SynthOptions, generate, make_patient, visit_truth
@@ -144,6 +144,25 @@ def test_coily_look_changes_the_hair_and_the_room_not_the_truth(tmp_path):
     strands = _strand_texture(rng, np.full((160, 160), 0.7, np.float32), (160, 160), 9)
     assert curls.min() >= 0 and curls.max() <= 1
     assert coherence(curls) < 0.15 < 0.5 < coherence(strands)
+
+
+def test_studio_look_crops_the_hair_and_darkens_the_room_not_the_truth(tmp_path):
+    plain = generate(tmp_path / "plain", patients=1, visits=1, seed=23,
+                     options=SynthOptions(size=(96, 96)), workers=1, progress=False)
+    studio = generate(tmp_path / "studio", patients=1, visits=1, seed=23,
+                      options=SynthOptions(size=(96, 96), look="studio"), workers=1, progress=False)
+    assert plain == studio  # the truth lives on the head
+    for view in ("top", "back"):
+        photo = read_photo(tmp_path / "studio" / "photos" / "P001" / "week00" / f"{view}.jpg")
+        mask = read_mask(tmp_path / "studio" / "masks" / "P001" / "week00" / f"{view}.png")
+        plain_photo = read_photo(tmp_path / "plain" / "photos" / "P001" / "week00" / f"{view}.jpg")
+        assert photo[mask == 0].mean() < 0.5 * plain_photo[mask == 0].mean()  # dark backdrop
+        # Cropped hair does not stand out beyond the silhouette: far fewer "ignore" pixels.
+        plain_mask = read_mask(tmp_path / "plain" / "masks" / "P001" / "week00" / f"{view}.png")
+        assert (mask == CLASS_IGNORE).sum() <= 0.5 * (plain_mask == CLASS_IGNORE).sum() + 5
+    from autosalt.synth.render import _stubble_texture
+    stubble = _stubble_texture(np.random.default_rng(4), (160, 160), 5)
+    assert stubble.min() >= 0 and stubble.max() <= 1 and stubble.std() > 0.05
 
 
 def test_diffuse_thinning_removes_hairs_rather_than_fading_them():

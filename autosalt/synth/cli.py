@@ -38,8 +38,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-occluders", action="store_true", help="no hair clips or fingers")
     parser.add_argument("--look", choices=LOOKS, default="default",
                         help="photo look: default (the training distribution); drape (teal drape, "
-                             "ring flash, green cast) or coily (tightly coiled hair, patterned "
-                             "wallpaper, a warm side lamp): looks the default model never saw")
+                             "ring flash, green cast), coily (tightly coiled hair, patterned "
+                             "wallpaper, a warm side lamp) or studio (closely cropped hair, dark "
+                             "backdrop, cool light from above): other looks, see docs/retraining.md")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -279,6 +279,15 @@ def _curl_texture(rng: np.random.Generator, size: tuple[int, int], scale: float)
     return np.clip(0.5 + 0.25 * coils, 0, 1).astype(np.float32)
 
 
+def _stubble_texture(rng: np.random.Generator, size: tuple[int, int], length: int) -> np.ndarray:
+    """Closely cropped hair, in [0, 1]: short dashes ``length`` pixels long, each patch of
+    scalp at its own angle, so there are neither long strands nor curls."""
+    angle = (_lock_noise(rng, size, max(4.0, size[1] / 12)) * 4 * np.pi).astype(np.float32)
+    dots = (rng.random(size) > 0.7).astype(np.float32)
+    return _strand_texture(np.random.default_rng(rng.integers(2**32)), angle, size, length) \
+        * 0.5 + 0.5 * cv2.GaussianBlur(dots, (0, 0), 0.6)
+
+
 def _thinning_factor(rng: np.random.Generator, angle: np.ndarray, loss: np.ndarray,
                      strand_length: int, gaps: np.ndarray | None = None) -> np.ndarray:
     """Factor (H, W) on a coverage map that already holds ``(1 - loss)``: thinning removes hairs.
@@ -348,7 +357,9 @@ def _hair_angles(camera: Camera, points: np.ndarray, normals: np.ndarray,
 #: ambient light, a green fluorescent cast and a dark vignette. ``coily``: tightly coiled hair
 #: (curled arcs, no strands to follow; the generator's hair is otherwise straight or wavy),
 #: photographed at home against patterned wallpaper under a warm lamp from one side.
-LOOKS = ("default", "drape", "coily")
+#: ``studio``: closely cropped hair (short dashes, no strands or curls, nothing standing out
+#: beyond the silhouette), a dark studio backdrop with a spotlight, a cool light from above.
+LOOKS = ("default", "drape", "coily", "studio")
 
 
 def _drape_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -378,6 +389,23 @@ def _wallpaper_background(rng: np.random.Generator, size: tuple[int, int]) -> np
     motif = (np.hypot(np.mod(xs, step) - step / 2, np.mod(ys, step) - step / 2) < step * 0.18)
     image = np.where(motif[..., None], (base * 0.45)[None, None, :], image)
     return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _studio_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A dark backdrop with a soft spotlight behind the head."""
+    height, width = size
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    centre = rng.uniform(0.3, 0.7, 2) * np.array([width, height])
+    radius2 = ((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / (rng.uniform(0.3, 0.6) * width) ** 2
+    colour = np.full(3, rng.uniform(0.04, 0.12), np.float32) * rng.uniform(0.85, 1.15, 3)
+    glow = 1.0 + rng.uniform(1.0, 2.5) * np.exp(-radius2)
+    return np.clip(colour[None, None, :] * glow[..., None], 0, 1).astype(np.float32)
+
+
+def _studio_lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Cool cast and a steeper tone curve (a studio's hard light)."""
+    cast = np.array([0.86, 0.97, 1.16], np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    return np.clip(image * cast[None, None, :], 0, 1) ** rng.uniform(1.1, 1.3)
 
 
 def _lamp_lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -471,6 +499,9 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
         side = rng.choice([-1.0, 1.0]) * camera.rotation[0]
         key = _unit(rng.normal(0, 0.15, 3) + 0.7 * (-camera.rotation[2]) + side)
         ambient = rng.uniform(0.1, 0.2)
+    elif look == "studio":  # a light above the head, tipped a little towards the camera
+        key = _unit(np.array([0.0, 0.0, 1.0]) + rng.normal(0, 0.15, 3) + 0.35 * (-camera.rotation[2]))
+        ambient = rng.uniform(0.08, 0.18)
     else:
         key = _unit(rng.normal(0, 0.6, 3) + 1.5 * (-camera.rotation[2]))
         ambient = rng.uniform(0.3, 0.6)
@@ -483,7 +514,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     colour = albedo * shade[:, None] + (shine * specular)[:, None]
 
     image = colour.reshape(height, width, 3)
-    background = {"drape": _drape_background, "coily": _wallpaper_background}.get(
+    background = {"drape": _drape_background, "coily": _wallpaper_background,
+                  "studio": _studio_background}.get(
         look, _background)(rng, (height, width))
     backdrop = (object_id == _BACKDROP).reshape(height, width)
     image[backdrop] = background[backdrop]
@@ -499,7 +531,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
         coverage[scalp_rows] *= np.where(in_front_top, strip, 1.0)
     coverage = coverage.reshape(height, width)
     locks = _lock_noise(rng, (height, width), max(3.0, width / rng.uniform(40, 120)))
-    coverage *= np.clip(0.6 + 0.8 * locks, 0, 1.15)
+    clumping = 0.2 if look == "studio" else 0.8  # cropped hair does not fall in locks
+    coverage *= np.clip(1.0 - clumping / 2 + clumping * locks, 0, 1.15)
     angle_full = np.zeros(len(directions), np.float32)
     angle_full[scalp_rows] = _hair_angles(camera, points[scalp_rows], normals[scalp_rows], appearance)
     angle_map = angle_full.reshape(height, width)
@@ -507,6 +540,10 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     if look == "coily":
         strands = _curl_texture(rng, (height, width), max(4.0, width / rng.uniform(35, 60)))
         gaps = _curl_texture(rng, (height, width), max(3.0, width / rng.uniform(60, 90)))
+    elif look == "studio":
+        stubble = max(3, int(width / rng.uniform(70, 110))) | 1
+        strands = _stubble_texture(rng, (height, width), stubble)
+        gaps = _stubble_texture(rng, (height, width), max(3, stubble - 2) | 1)
     else:
         strands = _strand_texture(rng, angle_map, (height, width), strand_length)
         gaps = None
@@ -517,8 +554,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     coverage = np.clip(coverage * (0.75 + 0.5 * strands), 0, 1)
 
     # Hair standing out beyond the silhouette: strands over the backdrop, labelled "ignore".
-    volume_px = int(appearance.hair_volume_cm * camera.focal / max(np.median(depth[on_head]), 1.0)
-                    ) if on_head.size else 0
+    volume_cm = appearance.hair_volume_cm * (0.1 if look == "studio" else 1.0)  # cropped
+    volume_px = int(volume_cm * camera.focal / max(np.median(depth[on_head]), 1.0)) if on_head.size else 0
     mask_2d = mask.reshape(height, width)
     if volume_px >= 1:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * volume_px + 1,) * 2)
@@ -542,6 +579,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
         image = _drape_lighting(image, rng)
     elif look == "coily":
         image = _lamp_lighting(image, rng)
+    elif look == "studio":
+        image = _studio_lighting(image, rng)
     image = _camera_effects(image, rng)
     photo = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
     loss_u8 = np.where(np.isin(mask_2d, (CLASS_HAIR, CLASS_LOSS)),
