@@ -49,7 +49,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     dice_weight: float = 1.0  # Dice on classes, added to cross-entropy
-    fraction_weight: float = 2.0  # L1 on the loss fraction over scalp pixels
+    fraction_weight: float = 2.0  # BCE on the loss fraction over scalp pixels
     bf16: bool = True  # bfloat16 autocast (CPU and CUDA)
     channels_last: bool = True
     freeze_encoder: bool = False  # fine-tune only the decoder (small datasets)

@@ -1,12 +1,14 @@
-"""Fine-tuning the default model on a look it never saw: SALT error before and after.
+"""Fine-tuning the default model on a new photo look: SALT error before and after.
 
-    python benchmarks/bench_finetune.py [--look coily|drape] [--model models/autosalt-default.pt]
-                                        [--work DIR] [--replay data/synthetic_train] [--epochs 8]
+    python benchmarks/bench_finetune.py [--look studio|coily|drape]
+                                        [--model models/autosalt-default.pt] [--work DIR]
+                                        [--replay data/synthetic_train] [--epochs 8]
 
 The retraining path of docs/retraining.md, measured: render 50 training visits with
-``autosalt synth --look LOOK`` (``coily``: tightly coiled hair, patterned wallpaper, a warm
-side lamp; ``drape``: teal drape, ring flash, green cast; the default never saw either), 100
-validation visits and 200 held-out test visits of that look, the same 200 test visits in the
+``autosalt synth --look LOOK`` (``studio``: closely cropped hair, a dark spotlit backdrop, a
+cool light from above, the look no released model was trained on; ``coily``: tightly coiled
+hair, patterned wallpaper, a warm side lamp; ``drape``: teal drape, ring flash, green cast;
+the model card says which looks a release was trained on), 100 validation visits and 200 held-out test visits of that look, the same 200 test visits in the
 default look (what the look itself costs the starting model: all there is for fine-tuning to
 win back), and 100 other held-out visits of the default look, every set with ``--stratify``
 so that each holds the usual mix of patterns; fine-tune with ``configs/finetune.yaml`` (half
@@ -50,7 +52,8 @@ SETS = {"train": (4000, 25, 2, None), "val": (4200, 50, 2, None), "test": (4600,
         "same_default": (4600, 100, 2, "default"), "default_test": (4700, 50, 2, "default"),
         "default_replay": (4400, 100, 2, "default")}
 LOOK_TEXT = {"coily": "tightly coiled hair, patterned wallpaper, a warm side lamp",
-             "drape": "teal drape, ring flash, green cast"}
+             "drape": "teal drape, ring flash, green cast",
+             "studio": "closely cropped hair, a dark spotlit backdrop, a cool light from above"}
 BOOTSTRAP = 5000
 
 
@@ -98,8 +101,9 @@ def paired_change(start: dict, tuned: dict, seed: int = 0) -> tuple[float, float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--look", choices=sorted(LOOK_TEXT), default="coily",
-                        help="the new look to fine-tune on (default coily)")
+    parser.add_argument("--look", choices=sorted(LOOK_TEXT), default="studio",
+                        help="the new look to fine-tune on (default studio, the one look no "
+                             "released model was trained on)")
     parser.add_argument("--model", type=Path, default=Path("models/autosalt-default.pt"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-finetune"))
     parser.add_argument("--replay", type=Path, default=None,
@@ -170,8 +174,7 @@ def main() -> int:
         f"## Fine-tuning on a new look: {look} (`benchmarks/bench_finetune.py --look {look}`)", "",
         f"Machine: {where}. Base model `{args.model}` ({load_checkpoint(args.model)['model_id']}). "
         f"Fine-tuned on 50 visits (200 photos, 288x288) rendered with `autosalt synth --look {look} "
-        f"--seed 4000 --stratify` ({LOOK_TEXT[look]}: a look the default never "
-        f"saw), half of each epoch from them and half replayed from {replay}, validated on 100 "
+        f"--seed 4000 --stratify` ({LOOK_TEXT[look]}), half of each epoch from them and half replayed from {replay}, validated on 100 "
         f"{look} visits (seed 4200): `autosalt {' '.join(command[:5])} ... "
         f"{' '.join(command[8:-1])}` with `configs/finetune.yaml` (lr 1e-4, BatchNorm statistics "
         f"kept, EMA 0.99, 8 epochs of 50 steps); {minutes:.1f} min on this CPU; {chosen}. "
