@@ -1,7 +1,9 @@
-"""Pictures of synthetic data for the docs: a montage of varied visits and one README visit.
+"""Pictures of synthetic data for the docs: a montage of varied visits, the photo looks, and
+one README visit.
 
     python scripts/make_montage.py --data data/sample --out docs/images
-Generates its own montage set (seed 4242) and draws one visit of --data with its scores.
+Generates its own montage set (seed 4242) and looks set (seed 4243), and draws one visit of
+--data with its scores.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from autosalt.contract import VIEWS
 from autosalt.fileio import read_csv_rows, read_mask, read_photo, write_png_atomic
 from autosalt.synth.generate import SynthOptions, generate
+from autosalt.synth.render import LOOKS
 
 #: Mask colours (RGB): background black, skin beige, haired scalp green, loss red, ignore blue.
 MASK_COLOURS = np.zeros((256, 3), np.uint8)
@@ -52,6 +55,21 @@ def montage(out: Path, visits: int = 8, size: int = 160) -> None:
         write_png_atomic(out / "synth_montage.png", np.concatenate(lines, 0))
 
 
+def looks(out: Path, patients: int = 3, size: int = 160) -> None:
+    """The same heads in every ``synth --look``: the truth is the same, the photos are not."""
+    with tempfile.TemporaryDirectory() as folder:
+        lines = []
+        for look in LOOKS:
+            root = Path(folder) / look
+            rows = generate(root, patients=patients, visits=1, seed=4243,
+                            options=SynthOptions(size=(320, 320), look=look), workers=2,
+                            progress=False)
+            photos = [tile(root, row["patient"], row["visit"], view, size)[0]
+                      for row in rows for view in ("top", "left")]
+            lines.append(label(np.concatenate(photos, 1), f"--look {look}"))
+        write_png_atomic(out / "synth_looks.png", np.concatenate(lines, 0))
+
+
 def readme_visit(data: Path, out: Path, size: int = 200) -> None:
     truth = read_csv_rows(data / "truth.csv")
     row = max(truth, key=lambda r: float(r["salt"]))  # the most affected sample visit
@@ -70,5 +88,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=Path("docs/images"))
     args = parser.parse_args()
     montage(args.out)
+    looks(args.out)
     readme_visit(args.data, args.out)
-    print(f"wrote {args.out / 'synth_montage.png'} and {args.out / 'sample_visit.png'}")
+    print(f"wrote {args.out / 'synth_montage.png'}, {args.out / 'synth_looks.png'} and "
+          f"{args.out / 'sample_visit.png'}")
