@@ -8,15 +8,16 @@ The retraining path of docs/retraining.md, measured: render 50 training visits w
 ``autosalt synth --look LOOK`` (``studio``: closely cropped hair, a dark spotlit backdrop, a
 cool light from above, the look no released model was trained on; ``coily``: tightly coiled
 hair, patterned wallpaper, a warm side lamp; ``drape``: teal drape, ring flash, green cast;
-the model card says which looks a release was trained on), 100 validation visits and 200 held-out test visits of that look, the same 200 test visits in the
-default look (what the look itself costs the starting model: all there is for fine-tuning to
-win back), and 100 other held-out visits of the default look, every set with ``--stratify``
-so that each holds the usual mix of patterns; fine-tune with ``configs/finetune.yaml`` (half
-of each epoch from the 50 visits, half from default-look replay data); score the test sets
-with the starting model, the fine-tuned ``best.pt`` (chosen on the validation visits) and
-the last epoch, and compare each fine-tuned model with the start visit by visit: the mean
-change of the SALT error with a 95% interval from a bootstrap over patients, and how many
-visits got better or worse. Writes the ``finetune_LOOK`` section of docs/benchmarks.md.
+the model card says which looks a release was trained on), 100 validation visits and 200
+held-out test visits of that look, the same 200 test visits in the default look (what the
+look itself costs the starting model: all there is for fine-tuning to win back), and 100
+other held-out visits of the default look, every set with ``--stratify`` so that each holds
+the usual mix of patterns; fine-tune with ``configs/finetune.yaml`` (half of each epoch from
+the 50 visits, half from default-look replay data); score the test sets with the starting
+model, the fine-tuned ``best.pt`` (chosen on the validation visits) and the last epoch, and
+compare each fine-tuned model with the start visit by visit: the mean change of the SALT
+error with a 95% interval from a bootstrap over patients, and how many visits got better or
+worse. Writes the ``finetune_LOOK`` section of docs/benchmarks.md.
 
 Why these sizes: SALT errors of single visits spread by several points, so 30 visits cannot
 tell a 0.5-point change from chance: an earlier version of this benchmark, with 30 test
@@ -174,7 +175,8 @@ def main() -> int:
         f"## Fine-tuning on a new look: {look} (`benchmarks/bench_finetune.py --look {look}`)", "",
         f"Machine: {where}. Base model `{args.model}` ({load_checkpoint(args.model)['model_id']}). "
         f"Fine-tuned on 50 visits (200 photos, 288x288) rendered with `autosalt synth --look {look} "
-        f"--seed 4000 --stratify` ({LOOK_TEXT[look]}), half of each epoch from them and half replayed from {replay}, validated on 100 "
+        f"--seed 4000 --stratify` ({LOOK_TEXT[look]}), half of each epoch from them and half "
+        f"replayed from {replay}, validated on 100 "
         f"{look} visits (seed 4200): `autosalt {' '.join(command[:5])} ... "
         f"{' '.join(command[8:-1])}` with `configs/finetune.yaml` (lr 1e-4, BatchNorm statistics "
         f"kept, EMA 0.99, 8 epochs of 50 steps); {minutes:.1f} min on this CPU; {chosen}. "

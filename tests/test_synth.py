@@ -107,12 +107,16 @@ def test_generator_is_deterministic_and_writes_the_contract(tmp_path):
     assert other[0] != rows_a[0]
 
 
+def _render_plain_and(look: str, root: Path, seed: int) -> None:
+    """One visit in the default look (``root/plain``) and in ``look`` (``root/<look>``)."""
+    plain, other = (generate(root / name, patients=1, visits=1, seed=seed, workers=1, progress=False,
+                             options=SynthOptions(size=(96, 96), look=name if name != "plain" else "default"))
+                    for name in ("plain", look))
+    assert plain == other  # the truth lives on the head, whatever the photo looks like
+
+
 def test_drape_look_changes_the_photos_not_the_truth(tmp_path):
-    plain = generate(tmp_path / "plain", patients=1, visits=1, seed=21,
-                     options=SynthOptions(size=(96, 96)), workers=1, progress=False)
-    draped = generate(tmp_path / "drape", patients=1, visits=1, seed=21,
-                      options=SynthOptions(size=(96, 96), look="drape"), workers=1, progress=False)
-    assert plain == draped  # truth lives on the head, whatever the photo looks like
+    _render_plain_and("drape", tmp_path, seed=21)
     photo = read_photo(tmp_path / "drape" / "photos" / "P001" / "week00" / "back.jpg").astype(float)
     mask = read_mask(tmp_path / "drape" / "masks" / "P001" / "week00" / "back.png")
     backdrop = photo[mask == 0]
@@ -121,11 +125,7 @@ def test_drape_look_changes_the_photos_not_the_truth(tmp_path):
 
 
 def test_coily_look_changes_the_hair_and_the_room_not_the_truth(tmp_path):
-    plain = generate(tmp_path / "plain", patients=1, visits=1, seed=22,
-                     options=SynthOptions(size=(96, 96)), workers=1, progress=False)
-    coily = generate(tmp_path / "coily", patients=1, visits=1, seed=22,
-                     options=SynthOptions(size=(96, 96), look="coily"), workers=1, progress=False)
-    assert plain == coily  # the truth lives on the head
+    _render_plain_and("coily", tmp_path, seed=22)
     relative = Path("P001") / "week00" / "top.jpg"
     assert (read_photo(tmp_path / "plain" / "photos" / relative)
             != read_photo(tmp_path / "coily" / "photos" / relative)).any()
@@ -147,11 +147,7 @@ def test_coily_look_changes_the_hair_and_the_room_not_the_truth(tmp_path):
 
 
 def test_studio_look_crops_the_hair_and_darkens_the_room_not_the_truth(tmp_path):
-    plain = generate(tmp_path / "plain", patients=1, visits=1, seed=23,
-                     options=SynthOptions(size=(96, 96)), workers=1, progress=False)
-    studio = generate(tmp_path / "studio", patients=1, visits=1, seed=23,
-                      options=SynthOptions(size=(96, 96), look="studio"), workers=1, progress=False)
-    assert plain == studio  # the truth lives on the head
+    _render_plain_and("studio", tmp_path, seed=23)
     for view in ("top", "back"):
         photo = read_photo(tmp_path / "studio" / "photos" / "P001" / "week00" / f"{view}.jpg")
         mask = read_mask(tmp_path / "studio" / "masks" / "P001" / "week00" / f"{view}.png")
