@@ -45,7 +45,7 @@ class SynthOptions:
     occluders: bool = True  # clips and fingers
     pattern: str | None = None  # force one pattern kind
     stratify: bool = False  # deal pattern kinds in proportion to PATTERN_WEIGHTS (small sets)
-    look: str = "default"  # photo look (render.LOOKS); "drape" is one the default model never saw
+    look: str = "default"  # photo look, one of render.LOOKS (room, light, hair texture)
 
 
 @dataclass

@@ -12,6 +12,7 @@ loss), hair clips and fingers (background), blur, noise and JPEG artefacts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -351,17 +352,6 @@ def _hair_angles(camera: Camera, points: np.ndarray, normals: np.ndarray,
     return np.arctan2(delta[:, 1], delta[:, 0])
 
 
-#: Looks of the whole photo. ``default`` is the training distribution. The others are looks the
-#: default model never saw, for fine-tuning experiments (docs/retraining.md). ``drape``: a teal
-#: surgical drape with folds behind the head, a ring flash on the camera's axis with little
-#: ambient light, a green fluorescent cast and a dark vignette. ``coily``: tightly coiled hair
-#: (curled arcs, no strands to follow; the generator's hair is otherwise straight or wavy),
-#: photographed at home against patterned wallpaper under a warm lamp from one side.
-#: ``studio``: closely cropped hair (short dashes, no strands or curls, nothing standing out
-#: beyond the silhouette), a dark studio backdrop with a spotlight, a cool light from above.
-LOOKS = ("default", "drape", "coily", "studio")
-
-
 def _drape_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     colour = np.array([0.05, 0.42, 0.40], np.float32) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
@@ -427,6 +417,88 @@ def _drape_lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return image * vignette[..., None] * cast[None, None, :]
 
 
+def _everyday_light(rng: np.random.Generator, camera: Camera) -> tuple[np.ndarray, float]:
+    """A key light from roughly the camera's side of the head and plenty of ambient light."""
+    return _unit(rng.normal(0, 0.6, 3) + 1.5 * (-camera.rotation[2])), rng.uniform(0.3, 0.6)
+
+
+def _ring_flash(rng: np.random.Generator, camera: Camera) -> tuple[np.ndarray, float]:
+    """A flash on the camera's axis, little ambient light."""
+    return _unit(rng.normal(0, 0.1, 3) + (-camera.rotation[2])), rng.uniform(0.05, 0.15)
+
+
+def _side_lamp(rng: np.random.Generator, camera: Camera) -> tuple[np.ndarray, float]:
+    """A lamp to one side of the camera, little ambient light."""
+    side = rng.choice([-1.0, 1.0]) * camera.rotation[0]
+    return _unit(rng.normal(0, 0.15, 3) + 0.7 * (-camera.rotation[2]) + side), rng.uniform(0.1, 0.2)
+
+
+def _overhead_light(rng: np.random.Generator, camera: Camera) -> tuple[np.ndarray, float]:
+    """A light above the head, tipped a little towards the camera."""
+    key = _unit(np.array([0.0, 0.0, 1.0]) + rng.normal(0, 0.15, 3) + 0.35 * (-camera.rotation[2]))
+    return key, rng.uniform(0.08, 0.18)
+
+
+def _straight_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Strands along the growth field; thinning removes finer strands along it."""
+    return _strand_texture(rng, angle, angle.shape, strand_length), None
+
+
+def _coiled_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    width = angle.shape[1]
+    return (_curl_texture(rng, angle.shape, max(4.0, width / rng.uniform(35, 60))),
+            _curl_texture(rng, angle.shape, max(3.0, width / rng.uniform(60, 90))))
+
+
+def _cropped_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    stubble = max(3, int(angle.shape[1] / rng.uniform(70, 110))) | 1
+    return (_stubble_texture(rng, angle.shape, stubble),
+            _stubble_texture(rng, angle.shape, max(3, stubble - 2) | 1))
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a photo looks, whatever the head: room, light, hair texture, colour grading.
+
+    ``light(rng, camera) -> (key direction, ambient)``; ``background(rng, size)``;
+    ``hair(rng, angle map, strand length) -> (strand texture, texture deciding which hairs
+    thinning removes, or None for the default)``; ``grade(image, rng)``: whole-photo light and
+    colour after shadows, or None; ``clumping``: how much hair falls in locks; ``volume``: share
+    of the patient's hair volume that stands out beyond the silhouette.
+    """
+
+    light: Callable[[np.random.Generator, Camera], tuple[np.ndarray, float]] = _everyday_light
+    background: Callable[[np.random.Generator, tuple[int, int]], np.ndarray] = _background
+    hair: Callable[[np.random.Generator, np.ndarray, int], tuple[np.ndarray, np.ndarray | None]] \
+        = _straight_hair
+    grade: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None
+    clumping: float = 0.8
+    volume: float = 1.0
+
+
+#: Looks of the whole photo (``synth --look``). ``default`` is the generator's everyday mix.
+#: ``drape``: a teal surgical drape with folds behind the head, a ring flash on the camera's
+#: axis, a green fluorescent cast and a dark vignette. ``coily``: tightly coiled hair (curled
+#: arcs, no strands to follow; the default's hair is straight or wavy), photographed at home
+#: against patterned wallpaper under a warm lamp from one side. ``studio``: closely cropped hair
+#: (short dashes, no strands or curls, nothing standing out beyond the silhouette), a dark
+#: studio backdrop with a spotlight, a cool light from above. Which looks a released model was
+#: trained on is in its model card; the others are for fine-tuning experiments
+#: (docs/retraining.md) and for measuring how a model copes with photos unlike its own.
+LOOK_STYLES: dict[str, Look] = {
+    "default": Look(),
+    "drape": Look(light=_ring_flash, background=_drape_background, grade=_drape_lighting),
+    "coily": Look(light=_side_lamp, background=_wallpaper_background, hair=_coiled_hair,
+                  grade=_lamp_lighting),
+    "studio": Look(light=_overhead_light, background=_studio_background, hair=_cropped_hair,
+                   grade=_studio_lighting, clumping=0.2, volume=0.1),
+}
+LOOKS = tuple(LOOK_STYLES)
+
+
 def render_view(head: Head, pattern: LossPattern, severity: float, appearance: Appearance,
                 camera: Camera, rng: np.random.Generator, occluders: bool = True,
                 look: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -436,6 +508,9 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
         photo: (H, W, 3) uint8 RGB; mask: (H, W) uint8 class ids (contract section 3);
         loss: (H, W) uint8 loss fraction x 255 on scalp pixels, 0 elsewhere.
     """
+    if look not in LOOK_STYLES:
+        raise ValueError(f"unknown look {look!r}; choose from {', '.join(LOOKS)}")
+    style = LOOK_STYLES[look]
     height, width = camera.size
     origin = camera.position
     directions = camera.ray_directions().reshape(-1, 3)
@@ -492,19 +567,7 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
 
     # Lighting: ambient + a key light from the camera's side of the head + skin specular.
     view_dirs = -directions
-    if look == "drape":  # ring flash on the camera's axis, little ambient light
-        key = _unit(rng.normal(0, 0.1, 3) + (-camera.rotation[2]))
-        ambient = rng.uniform(0.05, 0.15)
-    elif look == "coily":  # a lamp to one side of the camera, little ambient light
-        side = rng.choice([-1.0, 1.0]) * camera.rotation[0]
-        key = _unit(rng.normal(0, 0.15, 3) + 0.7 * (-camera.rotation[2]) + side)
-        ambient = rng.uniform(0.1, 0.2)
-    elif look == "studio":  # a light above the head, tipped a little towards the camera
-        key = _unit(np.array([0.0, 0.0, 1.0]) + rng.normal(0, 0.15, 3) + 0.35 * (-camera.rotation[2]))
-        ambient = rng.uniform(0.08, 0.18)
-    else:
-        key = _unit(rng.normal(0, 0.6, 3) + 1.5 * (-camera.rotation[2]))
-        ambient = rng.uniform(0.3, 0.6)
+    key, ambient = style.light(rng, camera)
     lambert = np.clip(normals @ key, 0, 1)
     shade = (ambient + (1 - ambient) * lambert).astype(np.float32)
     halfway = _unit(key[None, :] + view_dirs)
@@ -514,9 +577,7 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     colour = albedo * shade[:, None] + (shine * specular)[:, None]
 
     image = colour.reshape(height, width, 3)
-    background = {"drape": _drape_background, "coily": _wallpaper_background,
-                  "studio": _studio_background}.get(
-        look, _background)(rng, (height, width))
+    background = style.background(rng, (height, width))
     backdrop = (object_id == _BACKDROP).reshape(height, width)
     image[backdrop] = background[backdrop]
 
@@ -531,22 +592,12 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
         coverage[scalp_rows] *= np.where(in_front_top, strip, 1.0)
     coverage = coverage.reshape(height, width)
     locks = _lock_noise(rng, (height, width), max(3.0, width / rng.uniform(40, 120)))
-    clumping = 0.2 if look == "studio" else 0.8  # cropped hair does not fall in locks
-    coverage *= np.clip(1.0 - clumping / 2 + clumping * locks, 0, 1.15)
+    coverage *= np.clip(1.0 - style.clumping / 2 + style.clumping * locks, 0, 1.15)
     angle_full = np.zeros(len(directions), np.float32)
     angle_full[scalp_rows] = _hair_angles(camera, points[scalp_rows], normals[scalp_rows], appearance)
     angle_map = angle_full.reshape(height, width)
     strand_length = int(max(5, width / rng.uniform(25, 60))) | 1
-    if look == "coily":
-        strands = _curl_texture(rng, (height, width), max(4.0, width / rng.uniform(35, 60)))
-        gaps = _curl_texture(rng, (height, width), max(3.0, width / rng.uniform(60, 90)))
-    elif look == "studio":
-        stubble = max(3, int(width / rng.uniform(70, 110))) | 1
-        strands = _stubble_texture(rng, (height, width), stubble)
-        gaps = _stubble_texture(rng, (height, width), max(3, stubble - 2) | 1)
-    else:
-        strands = _strand_texture(rng, angle_map, (height, width), strand_length)
-        gaps = None
+    strands, gaps = style.hair(rng, angle_map, strand_length)
     loss_2d = loss_full.reshape(height, width)
     if np.any(loss_2d > 0):
         coverage *= _thinning_factor(rng, angle_map, loss_2d, strand_length, gaps)
@@ -554,8 +605,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     coverage = np.clip(coverage * (0.75 + 0.5 * strands), 0, 1)
 
     # Hair standing out beyond the silhouette: strands over the backdrop, labelled "ignore".
-    volume_cm = appearance.hair_volume_cm * (0.1 if look == "studio" else 1.0)  # cropped
-    volume_px = int(volume_cm * camera.focal / max(np.median(depth[on_head]), 1.0)) if on_head.size else 0
+    volume_px = int(appearance.hair_volume_cm * style.volume * camera.focal
+                    / max(np.median(depth[on_head]), 1.0)) if on_head.size else 0
     mask_2d = mask.reshape(height, width)
     if volume_px >= 1:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * volume_px + 1,) * 2)
@@ -575,12 +626,8 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     if occluders:
         _draw_occluders(image, mask_2d, appearance, rng)
     _cast_shadows(image, rng)
-    if look == "drape":
-        image = _drape_lighting(image, rng)
-    elif look == "coily":
-        image = _lamp_lighting(image, rng)
-    elif look == "studio":
-        image = _studio_lighting(image, rng)
+    if style.grade is not None:
+        image = style.grade(image, rng)
     image = _camera_effects(image, rng)
     photo = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
     loss_u8 = np.where(np.isin(mask_2d, (CLASS_HAIR, CLASS_LOSS)),
