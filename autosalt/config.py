@@ -50,7 +50,7 @@ class TrainConfig:
     warmup_steps: int = 100
     dice_weight: float = 1.0  # Dice on classes, added to cross-entropy
     fraction_weight: float = 2.0  # BCE on the loss fraction over scalp pixels
-    bf16: bool = True  # bfloat16 autocast (CPU and CUDA)
+    bf16: bool = True  # bfloat16 autocast where the CPU/GPU runs it natively, else fp32
     channels_last: bool = True
     freeze_encoder: bool = False  # fine-tune only the decoder (small datasets)
     freeze_bn: bool = False  # keep every BatchNorm's running statistics (small fine-tuning sets)

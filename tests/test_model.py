@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from autosalt.model import precision
 from autosalt.model.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -127,3 +128,19 @@ def test_letterbox_keeps_aspect():
     padded, (h, w) = letterbox(np.ones((50, 100, 3), np.uint8), 64)
     assert padded.shape == (64, 64, 3) and (h, w) == (32, 64)
     assert padded[:32].all() and not padded[32:].any()
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_only_where_native(tmp_path, monkeypatch, capsys, native):
+    """Emulated bf16 is ~12x slower than fp32 on an AVX2-only CPU: a bf16 request falls back
+    to fp32 there, with a notice; where bf16 is native it is kept; fp32 is always fp32."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(precision, "_noticed", set())
+    assert precision.resolve_bf16(True, "cpu") is native
+    assert precision.resolve_bf16(False, "cpu") is False
+    assert ("no native bfloat16" in capsys.readouterr().err) is not native
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, make_checkpoint(create_model(**ARGS), ARGS, 64, {}))
+    assert Predictor(path, bf16=True).bf16 is native
+    assert Predictor(path, bf16=False).bf16 is False

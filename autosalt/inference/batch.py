@@ -456,7 +456,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="torch (default) or onnxruntime (a .pt model is exported to OUT/model.onnx)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="torch backend: fp32 (default) or bf16 autocast")
+                        help="torch backend: fp32 (default) or bf16 autocast (only where the CPU or GPU "
+                             "runs bf16 natively; else fp32)")
     parser.add_argument("--tta", action="store_true", help="average with the mirrored photo's prediction")
     parser.add_argument("--allow-partial", action="store_true",
                         help="score visits with missing views from the views present (flagged)")
@@ -494,7 +495,8 @@ def run(args: argparse.Namespace) -> int:
         "command": "autosalt infer", "model": {
             "path": safe_text(str(model_path)), "id": predictor.model_id, "sha256": _sha256(model_path),
             "input_size": predictor.input_size, "metrics": predictor.metrics},
-        "settings": {"method": args.method, "backend": args.backend, "precision": args.precision,
+        "settings": {"method": args.method, "backend": args.backend,
+                     "precision": "bf16" if predictor.bf16 else "fp32",  # as run, not as asked
                      "tta": args.tta, "allow_partial": args.allow_partial, "resume": args.resume,
                      "workers": args.workers, "torch_threads": torch.get_num_threads(),
                      "shard": args.shard, "export_annotations": args.export_annotations,

@@ -17,6 +17,7 @@ import torch
 from autosalt.contract import CLASS_HAIR, CLASS_LOSS
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, split_outputs
+from autosalt.model.precision import resolve_bf16
 
 
 def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
@@ -49,7 +50,11 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded model that turns RGB photos of any size into full-size masks and loss maps."""
+    """A loaded model that turns RGB photos of any size into full-size masks and loss maps.
+
+    ``bf16``: bfloat16 autocast where ``device`` runs it natively (see
+    :mod:`autosalt.model.precision`); elsewhere fp32.
+    """
 
     def __init__(self, checkpoint_path: str | os.PathLike, device: str = "cpu", bf16: bool = True,
                  channels_last: bool = True) -> None:
@@ -63,7 +68,7 @@ class Predictor:
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.bf16 = bf16
+        self.bf16 = resolve_bf16(bf16, self.device)
 
     def _autocast(self):
         if not self.bf16:

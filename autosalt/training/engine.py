@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from autosalt.contract import CLASS_IGNORE, CLASS_NAMES, VIEWS
 from autosalt.model.factory import NUM_CLASSES, split_outputs
+from autosalt.model.precision import resolve_bf16
 from autosalt.training.data import Sample, load_targets, read_truth, scalp_of
 
 
@@ -188,7 +189,7 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     method = method or DEFAULT_METHOD
     predictor = Predictor.__new__(Predictor)  # wrap the in-memory model, no file round trip
     predictor.model, predictor.input_size, predictor.device = model, input_size, torch.device(device)
-    predictor.channels_last, predictor.bf16 = channels_last, bf16
+    predictor.channels_last, predictor.bf16 = channels_last, resolve_bf16(bf16, device)
     model.eval()
     confusion = ConfusionMatrix()
     fraction_error, fraction_count = 0.0, 0

@@ -34,6 +34,7 @@ from autosalt.config import Config, ConfigError, from_dict, load_config, to_dict
 from autosalt.fileio import write_csv_atomic, write_json_atomic, write_text_atomic
 from autosalt.model.checkpoint import CheckpointError, load_checkpoint, make_checkpoint, save_checkpoint
 from autosalt.model.factory import create_model
+from autosalt.model.precision import resolve_bf16
 from autosalt.training.data import (
     RootMixSampler,
     SegmentationDataset,
@@ -136,6 +137,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
     _seed_everything(config.train.seed + rank)
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() \
         else torch.device("cpu")
+    bf16 = resolve_bf16(config.train.bf16, device)  # train.bf16 only where bf16 is native
 
     # Data: samples, a patient-level split saved next to the weights.
     samples = list_samples(config.data.roots)
@@ -166,7 +168,8 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "split.json", split)
         write_text_atomic(out / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
-        write_json_atomic(out / "env.json", environment(config.train.seed, world))
+        write_json_atomic(out / "env.json", {**environment(config.train.seed, world),
+                                             "precision": "bf16" if bf16 else "fp32"})
         print(f"train: {len(train_samples)} images ({len(split['train'])} patients), "
               f"val: {len(val_samples)} images ({len(split['val'])} patients) -> {out}")
 
@@ -222,7 +225,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
     released_model = ema.module if ema else model
 
     def validate() -> dict:
-        return evaluate(released_model, val_samples, config.model.input_size, device, config.train.bf16,
+        return evaluate(released_model, val_samples, config.model.input_size, device, bf16,
                         config.train.channels_last, max_visits=config.train.val_visits,
                         progress=progress)
 
@@ -257,7 +260,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
             num_workers=config.data.workers, drop_last=len(dataset) > config.train.batch_size,
             persistent_workers=False)
         train_metrics = train_one_epoch(
-            wrapped, loader, optimizer, scheduler, device, epoch, config.train.bf16,
+            wrapped, loader, optimizer, scheduler, device, epoch, bf16,
             config.train.channels_last, config.train.dice_weight, config.train.fraction_weight,
             config.train.steps_per_epoch, progress=progress and main_process,
             frozen=frozen, ema=ema)
