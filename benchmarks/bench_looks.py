@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 from bench_finetune import paired_change  # noqa: E402
 
+from autosalt.model.precision import resolve_bf16  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.render import LOOKS  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
@@ -71,7 +72,8 @@ def main() -> int:
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
         f"{args.seed}, {args.patients} patients x {args.visits} visits, {args.size}x{args.size}) "
         f"rendered in each look of `autosalt synth --look` ({', '.join(LOOKS)}): the heads and "
-        "the exact truth are identical, only the photos differ. Photos -> network (bf16) -> "
+        f"the exact truth are identical, only the photos differ. Photos -> network "
+        f"({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}) -> "
         "`surface` -> SALT. *Change vs default look*: SALT error in that look minus in the "
         "default look, visit by visit, mean with a 95% interval from a bootstrap over patients. "
         "Which looks each model was trained on: `models/MODEL_CARD.md`. Synthetic accuracy, not "

@@ -67,8 +67,8 @@ def main() -> int:
              + (f"`{args.data}`" if args.data else
                 f"rendered with seed {args.seed} ({args.patients} patients x {args.visits} visits, "
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
-             + ". Photos -> network (bf16) -> post-processing -> SALT vs the exact truth. "
-             "Synthetic accuracy, not clinical accuracy.", ""]
+             + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}) -> post-processing -> "
+             "SALT vs the exact truth. Synthetic accuracy, not clinical accuracy.", ""]
     for method in METHODS:
         lines += [f"Post-processing `{method}`:", "",
                   "| pattern | visits | SALT MAE | SALT max | scalp Jaccard | hair-loss Jaccard | "
