@@ -15,10 +15,28 @@ HEADER = ("# Benchmarks\n\nEvery figure here was measured by the script named in
           "clinical accuracy.\n")
 
 
+def cpu_model() -> str:
+    """The CPU's name and the vector instructions PyTorch uses on it (e.g. "AMD EPYC, AVX2")."""
+    import torch
+
+    from autosalt.model.precision import native_bf16
+
+    name = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip() + ", "
+                break
+    except OSError:
+        pass
+    bf16 = "native bf16" if native_bf16("cpu") else "no native bf16"
+    return f"{name}{torch.backends.cpu.get_cpu_capability()}, {bf16}"
+
+
 def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU; "
-            f"{time.strftime('%Y-%m-%d')}; 1-min load average at start {load:.1f}")
+    return (f"{platform.processor() or platform.machine()} ({cpu_model()}), {os.cpu_count()} CPU "
+            f"cores, no GPU; {time.strftime('%Y-%m-%d')}; 1-min load average at start {load:.1f}")
 
 
 def write_section(name: str, body: str) -> None:
