@@ -179,7 +179,7 @@ def main() -> int:
         f"replayed from {replay}, validated on 100 "
         f"{look} visits (seed 4200): `autosalt {' '.join(command[:5])} ... "
         f"{' '.join(command[8:-1])}` with `configs/finetune.yaml` (lr 1e-4, BatchNorm statistics "
-        f"kept, EMA 0.99, 8 epochs of 50 steps); {minutes:.1f} min on this CPU; {chosen}. "
+        f"kept, EMA 0.99, {args.epochs} epochs of 50 steps); {minutes:.1f} min on this CPU; {chosen}. "
         "Post-processing `surface`; SALT errors in points. *Change*: the fine-tuned model's "
         "SALT error minus the starting model's on the same visit, averaged, with a 95% interval "
         f"from {BOOTSTRAP} bootstrap resamples of patients; *better / worse*: visits whose error "
