@@ -161,6 +161,26 @@ def test_studio_look_crops_the_hair_and_darkens_the_room_not_the_truth(tmp_path)
     assert stubble.min() >= 0 and stubble.max() <= 1 and stubble.std() > 0.05
 
 
+def test_mixed_look_draws_one_look_per_visit_from_the_trained_parts_never_studio(tmp_path):
+    from autosalt.synth import render
+
+    _render_plain_and("mixed", tmp_path, seed=24)  # same truth as the default look
+    studio = render.LOOK_STYLES["studio"]
+    parts = {"light", "background", "hair", "grade"}
+    drawn = [render.mixed_look(np.random.default_rng(seed)) for seed in range(200)]
+    for look in drawn:
+        assert all(getattr(look, part) is not getattr(studio, part) for part in parts - {"grade"})
+        assert look.grade is None or look.grade is not studio.grade
+        assert 0.3 <= look.clumping <= 1.0 and 0.3 <= look.volume <= 1.0
+    for part in parts:  # every trained part is drawn, so the combinations really vary
+        trained = {getattr(render.LOOK_STYLES[name], part) for name in ("default", "drape", "coily")}
+        assert {getattr(look, part) for look in drawn} == trained
+    with pytest.raises(ValueError, match="mixed"):
+        render.resolve_look("mixed")
+    with pytest.raises(ValueError, match="unknown look 'glossy'"):
+        render.resolve_look("glossy")
+
+
 def test_diffuse_thinning_removes_hairs_rather_than_fading_them():
     # Thinning must look unlike naturally fine hair (which is evenly translucent): at a loss
     # of one half, most pixels keep their hair or show bare scalp, and the mean still halves.

@@ -40,7 +40,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="photo look: default (the training distribution); drape (teal drape, "
                              "ring flash, green cast), coily (tightly coiled hair, patterned "
                              "wallpaper, a warm side lamp) or studio (closely cropped hair, dark "
-                             "backdrop, cool light from above): other looks, see docs/retraining.md")
+                             "backdrop, cool light from above): other looks, see docs/retraining.md; "
+                             "mixed: each visit draws light, room, hair texture and grading from "
+                             "default, drape and coily (never studio)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

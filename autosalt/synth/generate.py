@@ -28,7 +28,7 @@ from autosalt.synth.patterns import (
     severity_at,
     stratified_kind,
 )
-from autosalt.synth.render import Appearance, Camera, render_view
+from autosalt.synth.render import Appearance, Camera, render_view, resolve_look
 
 _VIEW_INDEX = {view: index for index, view in enumerate(VIEWS)}
 
@@ -134,12 +134,14 @@ def render_visit(out: Path, seed: int, patient_index: int, visit_index: int,
     severity = severity_at(patient.trajectory, week) if patient.pattern.kind != "none" else 0.0
     pid, vid = patient_id(patient_index), visit_id(week)
     cameras = {}
+    # One look per visit (a photo session); for ``mixed`` drawn from the visit's own stream.
+    look = resolve_look(options.look, np.random.default_rng([seed, patient_index, visit_index, 97]))
     for view in VIEWS:
         rng = np.random.default_rng([seed, patient_index, visit_index, _VIEW_INDEX[view]])
         camera = random_camera(view, patient.head, rng, options)
         photo, mask, loss = render_view(patient.head, patient.pattern, severity,
                                         patient.appearance, camera, rng, options.occluders,
-                                        options.look)
+                                        look)
         write_jpeg_atomic(out / "photos" / pid / vid / f"{view}.jpg", photo,
                           quality=int(rng.integers(55, 96)))
         write_png_atomic(out / "masks" / pid / vid / f"{view}.png", mask)

@@ -496,21 +496,49 @@ LOOK_STYLES: dict[str, Look] = {
     "studio": Look(light=_overhead_light, background=_studio_background, hair=_cropped_hair,
                    grade=_studio_lighting, clumping=0.2, volume=0.1),
 }
-LOOKS = tuple(LOOK_STYLES)
+#: ``mixed``: each visit draws its own look from the parts of ``default``, ``drape`` and
+#: ``coily`` (light, room, hair texture, colour grading independently, lock clumping and hair
+#: volume on a continuous scale), so a training set sees many combinations, not three fixed
+#: looks. ``studio``'s parts are never drawn: it stays a look no model trained on ``mixed`` saw.
+MIXED_LOOK = "mixed"
+LOOKS = tuple(LOOK_STYLES) + (MIXED_LOOK,)
+
+
+def mixed_look(rng: np.random.Generator) -> Look:
+    """One visit's look for ``--look mixed`` (see :data:`LOOKS`)."""
+    return Look(
+        light=(_everyday_light, _ring_flash, _side_lamp)[rng.choice(3, p=[0.5, 0.25, 0.25])],
+        background=(_background, _drape_background, _wallpaper_background)[
+            rng.choice(3, p=[0.5, 0.25, 0.25])],
+        hair=(_straight_hair, _coiled_hair)[rng.choice(2, p=[0.7, 0.3])],
+        grade=(None, _drape_lighting, _lamp_lighting)[rng.choice(3, p=[0.5, 0.25, 0.25])],
+        clumping=float(rng.uniform(0.3, 1.0)), volume=float(rng.uniform(0.3, 1.0)))
+
+
+def resolve_look(look: str | Look, rng: np.random.Generator | None = None) -> Look:
+    """A look by name (``mixed`` draws one from ``rng``), or a :class:`Look` as it is."""
+    if isinstance(look, Look):
+        return look
+    if look == MIXED_LOOK:
+        if rng is None:
+            raise ValueError("look 'mixed' needs a random generator to draw the visit's look")
+        return mixed_look(rng)
+    if look not in LOOK_STYLES:
+        raise ValueError(f"unknown look {look!r}; choose from {', '.join(LOOKS)}")
+    return LOOK_STYLES[look]
 
 
 def render_view(head: Head, pattern: LossPattern, severity: float, appearance: Appearance,
                 camera: Camera, rng: np.random.Generator, occluders: bool = True,
-                look: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render one view (``look``: one of :data:`LOOKS`).
+                look: str | Look = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render one view (``look``: one of :data:`LOOKS`, or a :class:`Look`; ``mixed`` draws
+    a look from ``rng`` for this view alone, :func:`generate.render_visit` draws one per visit).
 
     Returns:
         photo: (H, W, 3) uint8 RGB; mask: (H, W) uint8 class ids (contract section 3);
         loss: (H, W) uint8 loss fraction x 255 on scalp pixels, 0 elsewhere.
     """
-    if look not in LOOK_STYLES:
-        raise ValueError(f"unknown look {look!r}; choose from {', '.join(LOOKS)}")
-    style = LOOK_STYLES[look]
+    style = resolve_look(look, rng)
     height, width = camera.size
     origin = camera.position
     directions = camera.ray_directions().reshape(-1, 3)
