@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from autosalt.cli import main
-from autosalt.evaluation.masks import evaluate_masks
+from autosalt.evaluation.masks import evaluate_masks, soft_overlap
 from autosalt.evaluation.tables import TableError, load_scores
 
 PREDICTED_HEADER = "patient,visit,salt,top,left,right,back,severity_s,aa_iga,status,flags\n"
@@ -152,3 +152,20 @@ def test_evaluate_masks_iou_dice_and_loss_fraction(tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "mask_metrics.json").is_file()
     assert main(["evaluate-masks", str(tmp_path / "pred"), str(tmp_path / "none")]) == 2
+
+
+def test_soft_overlap_is_the_class_jaccard_on_binary_maps_and_credits_near_misses_in_density():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((40, 40)) > 0.5, rng.random((40, 40)) > 0.3
+    common, either = soft_overlap(a.astype(float), b.astype(float))
+    assert common / either == pytest.approx((a & b).sum() / (a | b).sum())
+    # Diffuse thinning: 40% loss everywhere, predicted 50%. The class masks (split at 50%)
+    # share nothing; the loss fractions agree to 0.8.
+    common, either = soft_overlap(np.full((8, 8), 0.5), np.full((8, 8), 0.4))
+    assert common / either == pytest.approx(0.8)
+    valid = np.zeros((8, 8), bool)
+    valid[:, :4] = True
+    prediction = np.where(valid, 0.4, 1.0)
+    assert soft_overlap(prediction, np.full((8, 8), 0.4), valid) == pytest.approx((12.8, 12.8))
+    with pytest.raises(ValueError, match="shape"):
+        soft_overlap(np.zeros((4, 4)), np.zeros((4, 5)))

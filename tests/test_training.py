@@ -97,6 +97,7 @@ def test_evaluate_per_visit_errors_pair_visits_and_average_to_the_salt_mae(tiny_
     assert set(errors) == {(s.patient, s.visit) for s in samples}
     assert len(errors) == paired["visits"]
     assert np.mean(list(errors.values())) == pytest.approx(plain["salt_mae"])
+    assert 0.0 <= plain["loss_soft_jaccard"] <= 1.0
 
 
 @pytest.mark.parametrize("extra", [(), ("train.ema_decay=0.9",), ("data.root_weights=[1.0]",)],

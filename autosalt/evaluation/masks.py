@@ -48,6 +48,24 @@ def pixel_confusion(reference: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.bincount(codes, minlength=N_CLASSES**2).reshape(N_CLASSES, N_CLASSES)
 
 
+def soft_overlap(predicted: np.ndarray, reference: np.ndarray, valid: np.ndarray | None = None
+                 ) -> tuple[float, float]:
+    """(sum of minima, sum of maxima) of two per-pixel loss-fraction maps in [0, 1].
+
+    Their ratio, summed over images, is the soft (fuzzy) Jaccard of hair loss: it equals the
+    class Jaccard when both maps are 0/1, and for diffuse thinning it credits a pixel at 40%
+    loss predicted as 50% with 0.8 where the class Jaccard, which splits loss at 50%, gives 0.
+    Fractions are taken as 0 off each map's own scalp; ``valid`` leaves pixels out.
+    """
+    predicted = np.clip(np.asarray(predicted, np.float64), 0.0, 1.0)
+    reference = np.clip(np.asarray(reference, np.float64), 0.0, 1.0)
+    if predicted.shape != reference.shape:
+        raise ValueError(f"loss maps differ in shape: {predicted.shape} and {reference.shape}")
+    if valid is not None:
+        predicted, reference = predicted[valid], reference[valid]
+    return float(np.minimum(predicted, reference).sum()), float(np.maximum(predicted, reference).sum())
+
+
 def iou_and_dice(confusion: np.ndarray) -> tuple[list[float | None], list[float | None]]:
     """Per-class IoU and Dice; None for a class absent from both reference and prediction."""
     true_positive = np.diag(confusion).astype(float)

@@ -175,12 +175,14 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     Each visit's photos go through the same path as batch scoring (letterbox, network,
     resize back, masks -> per-view percents -> SALT) and are compared with the truth:
     ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
-    Returns per-class IoU, scalp and hair-loss Jaccard, loss-fraction MAE, SALT MAE; with
+    Returns per-class IoU, scalp and hair-loss Jaccard (class masks), the soft hair-loss
+    Jaccard of the loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE; with
     ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT error}`` for
     paired comparisons of two models on the same visits.
     """
     from tqdm import tqdm
 
+    from autosalt.evaluation.masks import soft_overlap
     from autosalt.model.predictor import Predictor
     from autosalt.postprocess.pixel import pixel_loss_fraction, scalp_pixels
     from autosalt.postprocess.visit import DEFAULT_METHOD, score_visit
@@ -193,6 +195,7 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     model.eval()
     confusion = ConfusionMatrix()
     fraction_error, fraction_count = 0.0, 0
+    overlap, union = 0.0, 0.0
     salt_errors, visit_errors = [], {}
     truths = {}
     visits = group_visits(samples)[:max_visits] if max_visits else group_visits(samples)
@@ -210,6 +213,8 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
             if scalp.any():
                 fraction_error += float(np.abs(prediction.loss[scalp] - true_fraction[scalp]).sum())
                 fraction_count += int(scalp.sum())
+            common, either = soft_overlap(prediction.loss, true_fraction, mask != CLASS_IGNORE)
+            overlap, union = overlap + common, union + either
             masks[sample.view], losses[sample.view] = prediction.mask, prediction.loss
             true_masks[sample.view], true_losses[sample.view] = mask, loss.astype(np.float32) / 255.0
         if set(masks) != set(VIEWS):
@@ -230,6 +235,7 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     extra = {"visit_errors": visit_errors} if per_visit else {}
     return {
         "iou": iou, "scalp_jaccard": iou["scalp"], "loss_jaccard": iou["scalp_loss"],
+        "loss_soft_jaccard": overlap / union if union > 0 else float("nan"),
         "fraction_mae": fraction_error / max(fraction_count, 1),
         "salt_mae": float(np.mean(salt_errors)) if salt_errors else float("nan"),
         "salt_max_error": float(np.max(salt_errors)) if salt_errors else float("nan"),
