@@ -11,7 +11,8 @@ and the process's peak resident memory. Time per visit that stays constant and p
 that stays flat from the smallest to the largest N show that scoring streams visit by visit.
 Without a trained model, an untrained network of the default architecture (unet +
 efficientnet_lite0, 256 px input) is timed: speed does not depend on the weights.
-Writes the ``infer`` section of docs/benchmarks.md.
+Writes the ``infer_<cpu capability>`` section of docs/benchmarks.md (e.g. ``infer_avx2``);
+the torch-bf16 row is skipped where bf16 is not native (autosalt would run fp32 there).
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.contract import VIEWS  # noqa: E402
+from autosalt.model.precision import native_bf16  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
 
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
@@ -82,6 +86,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
     args = parser.parse_args()
     started_on = machine()
+    capability = torch.backends.cpu.get_cpu_capability()
+    if "torch-bf16" in args.backends and not native_bf16(torch.device("cpu")):
+        print(f"skipping torch-bf16: this CPU ({capability}) has no native bf16, so autosalt "
+              "would run it in fp32", flush=True)
+        args.backends = [backend for backend in args.backends if backend != "torch-bf16"]
     with tempfile.TemporaryDirectory() as temporary:
         temporary = Path(temporary)
         trained = args.model.is_file()
@@ -101,7 +110,7 @@ def main() -> None:
                 shutil.rmtree(out)
             shutil.rmtree(photos.parent)
     lines = [
-        "## Batch scoring (`autosalt infer`)", "",
+        f"## Batch scoring on {capability} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
         f"256 px network input; photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
@@ -121,7 +130,7 @@ def main() -> None:
     lines += ["", f"Target <= {TARGET_SECONDS} s per 4-view visit on this 2-core CPU: {verdict}."]
     print("\n".join(lines))
     if not args.no_write:
-        write_section("infer", "\n".join(lines))
+        write_section(f"infer_{capability.lower()}", "\n".join(lines))
 
 
 if __name__ == "__main__":
