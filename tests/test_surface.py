@@ -325,3 +325,27 @@ def test_unknown_front_is_flagged_only_when_it_changes_the_reading():
     assert surface_method({"top": symmetric}, {"top": None}, {}).flags == []
     flags = surface_method({"top": lopsided}, {"top": None}, {}).flags
     assert len(flags) == 1 and "both ways averaged" in flags[0] and "differ by" in flags[0]
+
+
+def test_large_masks_are_fitted_at_the_working_size_with_the_same_result():
+    from autosalt.postprocess.surface import WORKING_SIDE, working_copy
+
+    def visit(px_per_cm, size):
+        return {view: render(SEMI, nominal_toward(view), [0, 1, 0] if view == "top" else [0, 0, 1],
+                             lambda p: p[:, 2] > 0.8 * SEMI[2], face, px_per_cm=px_per_cm,
+                             size=size, centre_px=(size / 2, size / 2)) for view in VIEWS}
+
+    small, large = visit(12.0, 320), visit(30.0, 800)  # the same heads, 2.5x the pixels
+    assert max(large["top"].shape) > WORKING_SIDE
+    losses = {view: (mask == 3).astype(np.float32) * 0.8 for view, mask in large.items()}
+    at_small = surface_method(small, {v: (m == 3).astype(np.float32) * 0.8 for v, m in small.items()}, {})
+    at_large = surface_method(large, losses, {})
+    for view in VIEWS:
+        assert abs(at_large.values[view] - at_small.values[view]) <= 0.5, view
+    # The loss fraction is averaged over scalp pixels only: no dilution at the scalp's edge.
+    scalp = (large["top"] == 2) | (large["top"] == 3)
+    mask, loss = working_copy(large["top"], np.where(scalp, 0.8, 0.0).astype(np.float32))
+    assert max(mask.shape) == WORKING_SIDE
+    on_scalp = (mask == 2) | (mask == 3)
+    assert np.allclose(loss[on_scalp], 0.8, atol=1e-4) and loss[~on_scalp].max() == 0
+    assert working_copy(small["top"], None)[0] is small["top"]  # small masks are left as they are

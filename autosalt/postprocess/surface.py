@@ -49,6 +49,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy.ndimage import label
 
@@ -745,6 +746,36 @@ def _blend_weights(normals: np.ndarray, own: np.ndarray, others: list[np.ndarray
     return own_visibility / total
 
 
+#: Masks with a longer side than this (pixels) are fitted at this size. The network sees
+#: 256 px, so larger masks hold no more detail, only interpolation; the method's accuracy was
+#: measured on 512 px views (benchmarks/bench_surface.py), and a 1024 x 768 visit costs a third
+#: of the time at this size. A view that falls back to the pixel method uses its full mask.
+WORKING_SIDE = 512
+
+
+def working_copy(mask: np.ndarray, loss_map: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``mask`` and ``loss_map`` with the long side at most :data:`WORKING_SIDE`.
+
+    Classes by nearest neighbour; the loss fraction averaged over the scalp pixels that fall
+    in each new pixel (not diluted by the zeros off the scalp).
+    """
+    height, width = mask.shape
+    scale = WORKING_SIDE / max(height, width)
+    if scale >= 1:
+        return mask, loss_map
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    if loss_map is None:
+        return small, None
+    scalp = scalp_pixels(mask).astype(np.float32)
+    weight = cv2.resize(scalp, size, interpolation=cv2.INTER_AREA)
+    summed = cv2.resize(np.clip(loss_map, 0, 1).astype(np.float32) * scalp, size,
+                        interpolation=cv2.INTER_AREA)
+    keep = scalp_pixels(small) & (weight > 0)
+    return small, np.where(keep, summed / np.maximum(weight, 1e-6), 0.0).astype(np.float32)
+
+
 def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarray | None],
                    names: Mapping[str, str]) -> VisitValues:
     """Per-view percents on the head surface (see the module docstring).
@@ -771,7 +802,7 @@ def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndar
             result.errors.append(f"{label}: unknown view {view!r}")
             continue
         try:
-            outlines[view] = fit_outline(view, mask, loss_map)
+            outlines[view] = fit_outline(view, *working_copy(mask, loss_map))
         except PoorFit as reason:
             # The pixel value only where it is used; a view without scalp always gets here.
             try:
