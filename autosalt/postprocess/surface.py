@@ -40,7 +40,8 @@ When a photo cannot be fitted (scalp too small, head cut by the frame, a silhoue
 no ellipse, large holes), its view falls back to the ``pixel`` value and the reason is
 flagged; its pixels then feed no other area, nor the proportions.
 
-Everything is pure numpy; inputs are never modified.
+Everything is numpy (OpenCV only to reduce large masks to the working size); inputs are never
+modified.
 """
 
 from __future__ import annotations
