@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-from bench_finetune import paired_change  # noqa: E402
+from bench_finetune import BOOTSTRAP, paired_change  # noqa: E402
 
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> int:
         f"## {args.title} (`benchmarks/bench_compare.py`)", "",
         f"Machine: {where}. Base {names[0]}; candidate {names[1]}. Photos -> network -> `surface` "
         "-> SALT vs the exact truth; *change*: the candidate's SALT error minus the base's on the "
-        "same visit, averaged, with a 95% interval from 5000 bootstrap resamples of patients; "
+        f"same visit, averaged, with a 95% interval from {BOOTSTRAP} bootstrap resamples of patients; "
         "*better / worse*: visits whose error fell / rose. Synthetic accuracy, not clinical "
         "accuracy.", "",
         "| labeled folder | visits | base SALT MAE | candidate SALT MAE | change [95% CI] | "

@@ -328,6 +328,7 @@ def test_unknown_front_is_flagged_only_when_it_changes_the_reading():
 
 
 def test_large_masks_are_fitted_at_the_working_size_with_the_same_result():
+    from autosalt.postprocess.pixel import scalp_pixels
     from autosalt.postprocess.surface import WORKING_SIDE, working_copy
 
     def visit(px_per_cm, size):
@@ -335,17 +336,19 @@ def test_large_masks_are_fitted_at_the_working_size_with_the_same_result():
                              lambda p: p[:, 2] > 0.8 * SEMI[2], face, px_per_cm=px_per_cm,
                              size=size, centre_px=(size / 2, size / 2)) for view in VIEWS}
 
+    def patch_losses(masks):
+        return {view: (mask == 3).astype(np.float32) * 0.8 for view, mask in masks.items()}
+
     small, large = visit(12.0, 320), visit(30.0, 800)  # the same heads, 2.5x the pixels
     assert max(large["top"].shape) > WORKING_SIDE
-    losses = {view: (mask == 3).astype(np.float32) * 0.8 for view, mask in large.items()}
-    at_small = surface_method(small, {v: (m == 3).astype(np.float32) * 0.8 for v, m in small.items()}, {})
-    at_large = surface_method(large, losses, {})
+    at_small = surface_method(small, patch_losses(small), {})
+    at_large = surface_method(large, patch_losses(large), {})
     for view in VIEWS:
         assert abs(at_large.values[view] - at_small.values[view]) <= 0.5, view
     # The loss fraction is averaged over scalp pixels only: no dilution at the scalp's edge.
-    scalp = (large["top"] == 2) | (large["top"] == 3)
+    scalp = scalp_pixels(large["top"])
     mask, loss = working_copy(large["top"], np.where(scalp, 0.8, 0.0).astype(np.float32))
     assert max(mask.shape) == WORKING_SIDE
-    on_scalp = (mask == 2) | (mask == 3)
+    on_scalp = scalp_pixels(mask)
     assert np.allclose(loss[on_scalp], 0.8, atol=1e-4) and loss[~on_scalp].max() == 0
     assert working_copy(small["top"], None)[0] is small["top"]  # small masks are left as they are
