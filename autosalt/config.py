@@ -17,13 +17,17 @@ from typing import Any, get_type_hints
 
 import yaml
 
+DEFAULT_INPUT_SIZE = 256
+
 
 @dataclass
 class ModelConfig:
     arch: str = "unet"  # see autosalt.model.factory.ARCHITECTURES
     encoder: str = "mobilenet_v2"  # see autosalt.model.factory.ENCODERS
     pretrained: bool = True  # ImageNet weights from an installed weight package (no download)
-    input_size: int = 256  # photos are letterboxed to a square of this many pixels
+    # Photos are letterboxed to a square of this many pixels. Unset (null): the --init
+    # checkpoint's size when fine-tuning, else DEFAULT_INPUT_SIZE.
+    input_size: int | None = None
 
 
 @dataclass
@@ -57,6 +61,10 @@ class TrainConfig:
     ema_decay: float = 0.0  # exponential moving average of the weights (0 = off); validated and saved
     early_stopping: int = 6  # epochs without SALT MAE improvement before stopping (0 = never)
     steps_per_epoch: int | None = None  # cap per epoch (None = the whole training split)
+    # Train on random square crops of this many pixels cut from the letterboxed input (None:
+    # the whole input). Validation and scoring always see the whole input, so a model trained
+    # on 256 px crops of 384 px views scores at 384 px: finer hair detail per step's cost.
+    crop_size: int | None = None
     val_visits: int | None = None  # cap on validation visits (None = all)
     seed: int = 0
     threads: int | None = None  # torch CPU threads (None = torch's default)
@@ -88,6 +96,16 @@ class Config:
 
 class ConfigError(ValueError):
     """A configuration file or override that does not fit the schema."""
+
+
+def check_sizes(input_size: int, crop_size: int | None) -> None:
+    """The network halves its input five times: sizes must be positive multiples of 32."""
+    for key, value in (("model.input_size", input_size), ("train.crop_size", crop_size)):
+        if value is not None and (value <= 0 or value % 32):
+            raise ConfigError(f"{key} must be a positive multiple of 32, got {value}")
+    if crop_size is not None and crop_size > input_size:
+        raise ConfigError(f"train.crop_size ({crop_size}) is larger than model.input_size "
+                          f"({input_size}); crops are cut from the letterboxed input")
 
 
 def _field_names(instance: Any) -> list[str]:

@@ -20,6 +20,7 @@ from autosalt.model.checkpoint import load_checkpoint
 from autosalt.synth.generate import SynthOptions, generate
 from autosalt.training.data import RootMixSampler, Sample, list_samples, make_split
 from autosalt.training.engine import ModelEma
+from autosalt.training.presets import EvalPreset, TrainPreset
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -231,6 +232,42 @@ def test_freeze_bn_keeps_every_batchnorm_statistic_while_weights_train(tiny_data
     weights = [k for k in result if k.endswith(".weight")]
     assert statistics and all(torch.equal(result[k], released[k]) for k in statistics)
     assert any(not torch.equal(result[k], released[k]) for k in weights)
+
+
+def test_fine_tuning_keeps_the_checkpoints_input_size_unless_the_config_names_one(
+        tiny_data, tmp_path):
+    base = tmp_path / "base"
+    training.train(tiny_config(tiny_data, base), progress=False)  # tiny.yaml: 64 px
+    same, larger = tmp_path / "same", tmp_path / "larger"
+    training.train(tiny_config(tiny_data, same, "train.epochs=1", "model.input_size=null"),
+                   init=str(base / "best.pt"), progress=False)
+    training.train(tiny_config(tiny_data, larger, "train.epochs=1", "model.input_size=96",
+                               "train.crop_size=64"), init=str(base / "best.pt"), progress=False)
+    assert load_checkpoint(same / "last.pt")["input_size"] == 64
+    assert load_checkpoint(larger / "last.pt")["input_size"] == 96
+    recorded = yaml.safe_load((larger / "config.yaml").read_text())
+    assert recorded["model"]["input_size"] == 96 and recorded["train"]["crop_size"] == 64
+
+
+def test_crops_are_cut_from_the_letterboxed_input_for_training_only():
+    image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    mask = np.ones((90, 120), np.uint8)
+    cropped = TrainPreset(96, 64)(image=image, mask=mask)
+    whole = EvalPreset(96)(image=image, mask=mask)
+    assert cropped["image"].shape == (64, 64, 3) and cropped["mask"].shape == (64, 64)
+    assert whole["image"].shape == (96, 96, 3)
+    assert TrainPreset(96)(image=image, mask=mask)["image"].shape == (96, 96, 3)
+
+
+@pytest.mark.parametrize("sizes, message", [
+    (["model.input_size=100"], "model.input_size must be a positive multiple of 32"),
+    (["train.crop_size=48"], "train.crop_size must be a positive multiple of 32"),
+    (["train.crop_size=128"], r"train.crop_size \(128\) is larger than model.input_size \(64\)"),
+])
+def test_bad_input_or_crop_sizes_are_config_errors(tiny_data, tmp_path, sizes, message):
+    with pytest.raises(ConfigError, match=message):
+        training.train(tiny_config(tiny_data, tmp_path / "run", *sizes), progress=False)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize("start_mae, epoch_mae, keeps_start", [(5.0, 9.0, True), (9.0, 5.0, False)])

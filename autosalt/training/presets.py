@@ -33,7 +33,9 @@ class EvalPreset:
 
 
 class TrainPreset(EvalPreset):
-    def __init__(self, size: int) -> None:
+    """Letterbox to ``size``, augment, then (with ``crop``) cut a random ``crop`` x ``crop`` square."""
+
+    def __init__(self, size: int, crop: int | None = None) -> None:
         geometric = [
             A.Affine(scale=(0.7, 1.25), translate_percent=(-0.12, 0.12), rotate=(-25, 25),
                      shear=(-6, 6), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.8),
@@ -53,5 +55,7 @@ class TrainPreset(EvalPreset):
             A.ImageCompression(quality_range=(35, 95), p=0.5),
         ]
         self.transform = A.Compose(
-            _letterbox(size) + geometric + photometric
+            _letterbox(size) + geometric
+            + ([A.RandomCrop(height=crop, width=crop, p=1.0)] if crop and crop < size else [])
+            + photometric
             + [A.Normalize(mean=IMAGE_MEAN, std=IMAGE_STD)], strict=True)

@@ -30,7 +30,15 @@ import torch
 import yaml
 
 from autosalt import __version__
-from autosalt.config import Config, ConfigError, from_dict, load_config, to_dict
+from autosalt.config import (
+    DEFAULT_INPUT_SIZE,
+    Config,
+    ConfigError,
+    check_sizes,
+    from_dict,
+    load_config,
+    to_dict,
+)
 from autosalt.fileio import write_csv_atomic, write_json_atomic, write_text_atomic
 from autosalt.model.checkpoint import CheckpointError, load_checkpoint, make_checkpoint, save_checkpoint
 from autosalt.model.factory import create_model
@@ -163,7 +171,14 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         released = load_checkpoint(init)
         config.model.arch = released["model_args"]["arch"]
         config.model.encoder = released["model_args"]["encoder"]
-        config.model.input_size = int(released["input_size"])
+        if config.model.input_size is None:
+            config.model.input_size = int(released["input_size"])
+        elif main_process and config.model.input_size != int(released["input_size"]):
+            print(f"fine-tuning at {config.model.input_size} px; {init} was trained at "
+                  f"{int(released['input_size'])} px")
+    if config.model.input_size is None:
+        config.model.input_size = DEFAULT_INPUT_SIZE
+    check_sizes(config.model.input_size, config.train.crop_size)
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "split.json", split)
@@ -173,7 +188,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         print(f"train: {len(train_samples)} images ({len(split['train'])} patients), "
               f"val: {len(val_samples)} images ({len(split['val'])} patients) -> {out}")
 
-    dataset = SegmentationDataset(train_samples, TrainPreset(config.model.input_size),
+    dataset = SegmentationDataset(train_samples, TrainPreset(config.model.input_size, config.train.crop_size),
                                   seed=config.train.seed)
     if config.data.root_weights:
         try:
