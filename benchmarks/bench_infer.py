@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.contract import VIEWS  # noqa: E402
+from autosalt.model.checkpoint import load_checkpoint  # noqa: E402
 from autosalt.model.precision import native_bf16  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
 
@@ -95,6 +96,7 @@ def main() -> None:
         temporary = Path(temporary)
         trained = args.model.is_file()
         model = args.model if trained else untrained_default(temporary)
+        input_size = load_checkpoint(model)["input_size"]
         generate(temporary / "source", patients=DISTINCT_VISITS, visits=1, seed=6,
                  options=SynthOptions(size=tuple(args.size)), workers=1, progress=False)
         results = []
@@ -113,7 +115,7 @@ def main() -> None:
         f"## Batch scoring on {capability} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
-        f"256 px network input; photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
+        f"{input_size} px network input; photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
         "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
         "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "
         "loading excluded. Peak memory = the process's peak resident set size.", "",
