@@ -54,6 +54,9 @@ class TrainConfig:
     warmup_steps: int = 100
     dice_weight: float = 1.0  # Dice on classes, added to cross-entropy
     fraction_weight: float = 2.0  # BCE on the loss fraction over scalp pixels
+    # L1 on each image's percent (mean loss fraction over its scalp), which pixel-wise BCE
+    # lets drift on thinning scalp (0 = off)
+    area_weight: float = 0.0
     bf16: bool = True  # bfloat16 autocast where the CPU/GPU runs it natively, else fp32
     channels_last: bool = True
     freeze_encoder: bool = False  # fine-tune only the decoder (small datasets)

@@ -16,7 +16,7 @@ from autosalt.model.checkpoint import (
 )
 from autosalt.model.factory import OUTPUT_CHANNELS, PretrainedWeightsError, create_model
 from autosalt.model.predictor import Predictor, letterbox
-from autosalt.training.engine import segmentation_loss
+from autosalt.training.engine import AREA_MIN_PIXELS, area_loss, segmentation_loss
 
 ARGS = {"arch": "unet", "encoder": "mobilenet_v2"}
 
@@ -69,6 +69,32 @@ def test_overfits_one_batch():
         predicted = model(image)[:, :4].argmax(1)
     assert float(loss) < 0.3 * first
     assert (predicted == mask).float().mean() > 0.95
+
+
+def test_area_loss_charges_a_views_percent_error_not_its_pixel_errors():
+    scalp = torch.zeros(3, 16, 16, dtype=torch.bool)
+    scalp[:, 2:14, 2:14] = True  # 144 scalp pixels per image
+    truth = torch.full((3, 16, 16), 0.4)
+    # Image 0 right on average with every pixel wrong (0.2 and 0.6 alternating); image 1
+    # under-called by 0.1 everywhere; image 2 has too little scalp to count.
+    predicted = torch.full((3, 16, 16), 0.3)
+    predicted[0] = 0.2
+    predicted[0, :, ::2] = 0.6
+    scalp[2] = False
+    scalp[2, :4, :4] = True
+    assert 16 < AREA_MIN_PIXELS
+    logits = torch.logit(predicted).requires_grad_()
+    area = area_loss(logits, truth, scalp)
+    assert float(area) == pytest.approx(0.05, abs=1e-5)  # (0 + 0.1) / 2 images
+    area.backward()
+    assert (logits.grad[1][scalp[1]] < 0).all()  # descending the loss raises image 1's fraction
+    assert float(logits.grad[2].abs().sum()) == 0.0
+    # Switched off by default: the total is CE + Dice + BCE, whatever the area error.
+    mask = torch.where(scalp, 3, 0)
+    full = torch.cat([torch.zeros(3, 4, 16, 16), torch.logit(predicted)[:, None]], 1)
+    plain, parts = segmentation_loss(full, mask, truth)
+    weighted, _ = segmentation_loss(full, mask, truth, area_weight=2.0)
+    assert float(weighted - plain) == pytest.approx(2.0 * parts["area"], abs=1e-5)
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -17,11 +17,36 @@ from autosalt.model.factory import NUM_CLASSES, split_outputs
 from autosalt.model.precision import resolve_bf16
 from autosalt.training.data import Sample, load_targets, read_truth, scalp_of
 
+AREA_MIN_PIXELS = 64  # images (or crops) with less true scalp than this skip the area term
+
+
+def area_loss(fraction_logits: torch.Tensor, fraction: torch.Tensor, scalp: torch.Tensor
+              ) -> torch.Tensor:
+    """Mean over images of |predicted - true| mean loss fraction on the image's true scalp.
+
+    This is the error of the view's percent (what SALT adds up), in units of 0..1. Pixel-wise
+    BCE lets many small errors of the same sign, as on thinning scalp, add up to a large
+    percent error; this term charges that bias directly. Images with less than
+    ``AREA_MIN_PIXELS`` scalp pixels are left out; without any, the term is 0.
+
+    Args:
+        fraction_logits: (B, H, W); fraction: (B, H, W) in [0, 1]; scalp: (B, H, W) bool.
+    """
+    weight = scalp.float()
+    pixels = weight.sum(dim=(1, 2))
+    kept = pixels >= AREA_MIN_PIXELS
+    if not kept.any():
+        return fraction_logits.sum() * 0.0
+    predicted = (torch.sigmoid(fraction_logits) * weight).sum(dim=(1, 2)) / pixels.clamp(min=1)
+    true = (fraction * weight).sum(dim=(1, 2)) / pixels.clamp(min=1)
+    return (predicted - true).abs()[kept].mean()
+
 
 def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, fraction: torch.Tensor,
-                      dice_weight: float = 1.0, fraction_weight: float = 2.0
-                      ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross-entropy + soft Dice on classes (ignore 255) + BCE on the loss fraction over scalp.
+                      dice_weight: float = 1.0, fraction_weight: float = 2.0,
+                      area_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy + soft Dice on classes (ignore 255) + BCE on the loss fraction over scalp
+    + ``area_weight`` x the per-image percent error of the loss fraction (:func:`area_loss`).
 
     Args:
         logits: (B, 5, H, W); mask: (B, H, W) long class ids; fraction: (B, H, W) in [0, 1].
@@ -39,9 +64,12 @@ def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, fraction: torch.
         fraction_loss = F.binary_cross_entropy_with_logits(fraction_logits[scalp], fraction[scalp])
     else:
         fraction_loss = fraction_logits.sum() * 0.0
+    area = area_loss(fraction_logits, fraction, scalp)
     total = cross_entropy + dice_weight * dice + fraction_weight * fraction_loss
+    if area_weight:
+        total = total + area_weight * area
     parts = {"ce": cross_entropy.detach().item(), "dice": dice.detach().item(),
-             "fraction": fraction_loss.detach().item()}
+             "fraction": fraction_loss.detach().item(), "area": area.detach().item()}
     return total, parts
 
 
@@ -107,7 +135,7 @@ def _autocast(device: torch.device, enabled: bool):
 
 def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf16: bool,
                     channels_last: bool, dice_weight: float, fraction_weight: float,
-                    max_steps: int | None = None, progress: bool = True,
+                    area_weight: float = 0.0, max_steps: int | None = None, progress: bool = True,
                     frozen: Sequence[torch.nn.Module] = (), ema: ModelEma | None = None
                     ) -> dict[str, float]:
     """One pass over ``loader``; returns mean losses and images/s.
@@ -135,7 +163,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf1
         mask, fraction = mask.to(device), fraction.to(device)
         with _autocast(device, bf16):
             logits = model(image)
-        loss, parts = segmentation_loss(logits, mask, fraction, dice_weight, fraction_weight)
+        loss, parts = segmentation_loss(logits, mask, fraction, dice_weight, fraction_weight,
+                                          area_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -53,7 +53,7 @@ from autosalt.training.data import (
 from autosalt.training.engine import ModelEma, evaluate, train_one_epoch
 from autosalt.training.presets import TrainPreset
 
-METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "images_per_s", "salt_mae",
+METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "area", "images_per_s", "salt_mae",
                   "salt_max_error", "scalp_jaccard", "loss_jaccard", "fraction_mae", "lr", "seconds")
 
 
@@ -277,6 +277,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         train_metrics = train_one_epoch(
             wrapped, loader, optimizer, scheduler, device, epoch, bf16,
             config.train.channels_last, config.train.dice_weight, config.train.fraction_weight,
+            config.train.area_weight,
             config.train.steps_per_epoch, progress=progress and main_process,
             frozen=frozen, ema=ema)
         if world > 1:
