@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -109,6 +110,14 @@ def check_sizes(input_size: int, crop_size: int | None) -> None:
     if crop_size is not None and crop_size > input_size:
         raise ConfigError(f"train.crop_size ({crop_size}) is larger than model.input_size "
                           f"({input_size}); crops are cut from the letterboxed input")
+
+
+def check_loss_weights(train: TrainConfig) -> None:
+    """Loss weights must be finite and >= 0 (0 switches a term off)."""
+    for key in ("dice_weight", "fraction_weight", "area_weight"):
+        value = getattr(train, key)
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"train.{key} must be a finite number >= 0, got {value}")
 
 
 def _field_names(instance: Any) -> list[str]:

@@ -263,8 +263,10 @@ def test_crops_are_cut_from_the_letterboxed_input_for_training_only():
     (["model.input_size=100"], "model.input_size must be a positive multiple of 32"),
     (["train.crop_size=48"], "train.crop_size must be a positive multiple of 32"),
     (["train.crop_size=128"], r"train.crop_size \(128\) is larger than model.input_size \(64\)"),
+    (["train.area_weight=-1"], "train.area_weight must be a finite number >= 0, got -1"),
+    (["train.fraction_weight=.nan"], "train.fraction_weight must be a finite number >= 0, got nan"),
 ])
-def test_bad_input_or_crop_sizes_are_config_errors(tiny_data, tmp_path, sizes, message):
+def test_bad_sizes_or_loss_weights_are_config_errors(tiny_data, tmp_path, sizes, message):
     with pytest.raises(ConfigError, match=message):
         training.train(tiny_config(tiny_data, tmp_path / "run", *sizes), progress=False)
     assert not (tmp_path / "run").exists()  # refused before anything is written

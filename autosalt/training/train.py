@@ -34,6 +34,7 @@ from autosalt.config import (
     DEFAULT_INPUT_SIZE,
     Config,
     ConfigError,
+    check_loss_weights,
     check_sizes,
     from_dict,
     load_config,
@@ -179,6 +180,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
     if config.model.input_size is None:
         config.model.input_size = DEFAULT_INPUT_SIZE
     check_sizes(config.model.input_size, config.train.crop_size)
+    check_loss_weights(config.train)
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "split.json", split)
