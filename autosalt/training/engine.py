@@ -37,9 +37,8 @@ def area_loss(fraction_logits: torch.Tensor, fraction: torch.Tensor, scalp: torc
     kept = pixels >= AREA_MIN_PIXELS
     if not kept.any():
         return fraction_logits.sum() * 0.0
-    predicted = (torch.sigmoid(fraction_logits) * weight).sum(dim=(1, 2)) / pixels.clamp(min=1)
-    true = (fraction * weight).sum(dim=(1, 2)) / pixels.clamp(min=1)
-    return (predicted - true).abs()[kept].mean()
+    error = ((torch.sigmoid(fraction_logits) - fraction) * weight).sum(dim=(1, 2))
+    return (error[kept] / pixels[kept]).abs().mean()
 
 
 def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor, fraction: torch.Tensor,
