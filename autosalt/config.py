@@ -70,6 +70,9 @@ class TrainConfig:
     # on 256 px crops of 384 px views scores at 384 px: finer hair detail per step's cost.
     crop_size: int | None = None
     val_visits: int | None = None  # cap on validation visits (None = all)
+    # Also save each epoch's weights as epochs/e<N>.pt (the release format of best.pt), so an
+    # epoch can be chosen afterwards on selection sets of one's own (benchmarks/bench_compare.py)
+    keep_epochs: bool = False
     seed: int = 0
     threads: int | None = None  # torch CPU threads (None = torch's default)
 

@@ -75,6 +75,7 @@ def test_run_folder_holds_config_environment_metrics_and_checkpoints(tiny_data, 
     for name in ("config.yaml", "env.json", "split.json", "metrics.csv", "metrics.json", "best.pt",
                  "last.pt"):
         assert (out / name).is_file(), name
+    assert not (out / "epochs").exists()  # only with train.keep_epochs
     env = json.loads((out / "env.json").read_text())
     assert env["seed"] == 0 and env["torch"] == torch.__version__
     metrics = json.loads((out / "metrics.json").read_text())
@@ -194,11 +195,18 @@ def test_model_ema_follows_the_weights_by_its_warming_decay():
 
 def test_ema_run_saves_the_average_and_keeps_the_trained_weights(tiny_data, tmp_path):
     out = tmp_path / "run"
-    training.train(tiny_config(tiny_data, out, "train.ema_decay=0.5"), progress=False)
+    training.train(tiny_config(tiny_data, out, "train.ema_decay=0.5", "train.keep_epochs=true"),
+                   progress=False)
     last = load_checkpoint(out / "last.pt")
     assert last["ema_updates"] == 4  # 2 epochs x 2 steps
     floats = [k for k, v in last["state_dict"].items() if v.is_floating_point()]
     assert any(not torch.equal(last["state_dict"][k], last["model_state_dict"][k]) for k in floats)
+    # keep_epochs: each epoch's released (averaged) weights, without the resume state
+    assert sorted(p.name for p in (out / "epochs").iterdir()) == ["e0.pt", "e1.pt"]
+    first, final = load_checkpoint(out / "epochs" / "e0.pt"), load_checkpoint(out / "epochs" / "e1.pt")
+    assert final["model_id"].endswith("-e1") and "optimizer" not in final
+    assert all(torch.equal(final["state_dict"][k], last["state_dict"][k]) for k in floats)
+    assert any(not torch.equal(first["state_dict"][k], final["state_dict"][k]) for k in floats)
 
 
 def test_init_fine_tunes_a_released_model_with_a_frozen_encoder(tiny_data, tmp_path):

@@ -7,7 +7,8 @@
 The run folder gets the resolved config, the environment, the split, metrics per epoch
 (CSV + JSON), and ``best.pt`` (lowest validation SALT MAE; with ``--init`` the starting
 model competes too, so fine-tuning never ends worse on validation than it began) /
-``last.pt`` (resume state). With ``train.ema_decay`` the weights validated and saved are an
+``last.pt`` (resume state); with ``train.keep_epochs`` also ``epochs/e<N>.pt``, each epoch's
+weights, to choose among afterwards. With ``train.ema_decay`` the weights validated and saved are an
 exponential moving average of the trained ones.
 Under ``torchrun`` it trains with DistributedDataParallel; rank 0 logs and saves.
 """
@@ -305,6 +306,9 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
                    "ema_updates": ema.updates} if ema else {}
         if improved:
             save_checkpoint(out / "best.pt", checkpoint)
+        if config.train.keep_epochs:
+            (out / "epochs").mkdir(exist_ok=True)
+            save_checkpoint(out / "epochs" / f"e{epoch}.pt", checkpoint)
         save_checkpoint(out / "last.pt", {
             **checkpoint, "epoch": epoch, "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng": _rng_state(), "best_salt_mae": best,
