@@ -67,7 +67,7 @@ def test_overfits_one_batch():
     # settle, and the point here is that the loss and the network can fit, not BN warm-up.
     with torch.no_grad():
         predicted = model(image)[:, :4].argmax(1)
-    assert float(loss) < 0.3 * first
+    assert loss.item() < 0.3 * first
     assert (predicted == mask).float().mean() > 0.95
 
 
