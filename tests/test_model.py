@@ -85,7 +85,7 @@ def test_area_loss_charges_a_views_percent_error_not_its_pixel_errors():
     assert 16 < AREA_MIN_PIXELS
     logits = torch.logit(predicted).requires_grad_()
     area = area_loss(logits, truth, scalp)
-    assert float(area) == pytest.approx(0.05, abs=1e-5)  # (0 + 0.1) / 2 images
+    assert area.item() == pytest.approx(0.05, abs=1e-5)  # (0 + 0.1) / 2 images
     area.backward()
     assert (logits.grad[1][scalp[1]] < 0).all()  # descending the loss raises image 1's fraction
     assert float(logits.grad[2].abs().sum()) == 0.0
@@ -94,7 +94,7 @@ def test_area_loss_charges_a_views_percent_error_not_its_pixel_errors():
     full = torch.cat([torch.zeros(3, 4, 16, 16), torch.logit(predicted)[:, None]], 1)
     plain, parts = segmentation_loss(full, mask, truth)
     weighted, _ = segmentation_loss(full, mask, truth, area_weight=2.0)
-    assert float(weighted - plain) == pytest.approx(2.0 * parts["area"], abs=1e-5)
+    assert (weighted - plain).item() == pytest.approx(2.0 * parts["area"], abs=1e-5)
 
 
 def test_checkpoint_round_trip(tmp_path):
