@@ -8,8 +8,8 @@ The run folder gets the resolved config, the environment, the split, metrics per
 (CSV + JSON), and ``best.pt`` (lowest validation SALT MAE; with ``--init`` the starting
 model competes too, so fine-tuning never ends worse on validation than it began) /
 ``last.pt`` (resume state); with ``train.keep_epochs`` also ``epochs/e<N>.pt``, each epoch's
-weights, to choose among afterwards. With ``train.ema_decay`` the weights validated and saved are an
-exponential moving average of the trained ones.
+weights, to choose among afterwards. With ``train.ema_decay`` the weights validated and saved
+are an exponential moving average of the trained ones.
 Under ``torchrun`` it trains with DistributedDataParallel; rank 0 logs and saves.
 """
 
