@@ -6,9 +6,10 @@
 Renders (unless ``--data`` is given) a test set from a seed that no training or validation
 run uses, then scores every visit through the same path as batch scoring (letterbox,
 network, masks back at full size, post-processing) with both post-processing methods, and
-compares with the generator's exact truth: SALT MAE and max error, scalp and hair-loss
-Jaccard, loss-fraction MAE; overall and by pattern (diffuse separately). These are synthetic
-figures: they say how well the network learned the generator, not clinical accuracy.
+compares with the generator's exact truth: SALT MAE, bias (mean signed error) and max error,
+scalp and hair-loss Jaccard, loss-fraction MAE; overall and by pattern (diffuse separately).
+These are synthetic figures: they say how well the network learned the generator, not
+clinical accuracy.
 Writes the ``model`` section of docs/benchmarks.md.
 """
 
@@ -32,7 +33,8 @@ METHODS = ("pixel", "surface")
 
 
 def row(name: str, visits: int, metrics: dict) -> str:
-    return (f"| {name} | {visits} | {metrics['salt_mae']:.2f} | {metrics['salt_max_error']:.2f} | "
+    return (f"| {name} | {visits} | {metrics['salt_mae']:.2f} | {metrics['salt_bias']:+.2f} | "
+            f"{metrics['salt_max_error']:.2f} | "
             f"{metrics['scalp_jaccard']:.3f} | {metrics['loss_jaccard']:.3f} | "
             f"{metrics['loss_soft_jaccard']:.3f} | {metrics['fraction_mae']:.3f} |")
 
@@ -68,14 +70,16 @@ def main() -> int:
                 f"rendered with seed {args.seed} ({args.patients} patients x {args.visits} visits, "
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
              + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}) -> post-processing -> "
-             "SALT vs the exact truth. *Hair-loss Jaccard* compares the class masks, which split a "
-             "pixel's loss at 50%; *soft Jaccard* compares the per-pixel loss fractions (sum of "
-             "minima / sum of maxima), the measure that fits diffuse thinning. Synthetic accuracy, "
-             "not clinical accuracy.", ""]
+             "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
+             "(negative = under-call). *Hair-loss "
+             "Jaccard* compares the class masks, which split a pixel's loss at 50%; *soft Jaccard* "
+             "compares the per-pixel loss fractions (sum of minima / sum of maxima), the measure "
+             "that fits diffuse thinning. Synthetic accuracy, not clinical accuracy.", ""]
     for method in METHODS:
         lines += [f"Post-processing `{method}`:", "",
-                  "| pattern | visits | SALT MAE | SALT max | scalp Jaccard | hair-loss Jaccard | "
-                  "hair-loss soft Jaccard | loss-fraction MAE |", "|---|---|---|---|---|---|---|---|"]
+                  "| pattern | visits | SALT MAE | SALT bias | SALT max | scalp Jaccard | "
+                  "hair-loss Jaccard | hair-loss soft Jaccard | loss-fraction MAE |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [row(name, metrics["visits"], metrics) for name, metrics in results[method].items()]
         lines.append("")
     write_section("model", "\n".join(lines))

@@ -102,6 +102,28 @@ def test_evaluate_per_visit_errors_pair_visits_and_average_to_the_salt_mae(tiny_
     assert 0.0 <= plain["loss_soft_jaccard"] <= 1.0
 
 
+def test_evaluate_reports_the_signed_bias_of_the_scores(tiny_data, monkeypatch):
+    # Every visit scored SCORE on every view, whatever the network says, with SCORE between the
+    # lowest and highest true SALT so that errors of both signs occur: the bias must be
+    # SCORE - mean(true SALT) and the MAE mean(|SCORE - true SALT|), both from truth.csv.
+    import autosalt.postprocess.visit as visit_module
+    from autosalt.contract import VIEWS
+    from autosalt.fileio import read_csv_rows
+    from autosalt.model.factory import create_model
+    from autosalt.training.engine import evaluate
+
+    truths = np.array([float(r["salt"]) for r in read_csv_rows(tiny_data / "truth.csv")])
+    score = (truths.min() + truths.max()) / 2
+    assert truths.min() < score < truths.max()
+    monkeypatch.setattr(visit_module, "score_visit",
+                        lambda *args, **kwargs: visit_module.VisitValues({v: score for v in VIEWS}))
+    result = evaluate(create_model("unet", "mobilenet_v2", pretrained=False),
+                      list_samples([tiny_data]), 64, "cpu", progress=False)
+    assert result["visits"] == len(truths)
+    assert result["salt_bias"] == pytest.approx(score - truths.mean())
+    assert result["salt_mae"] == pytest.approx(np.abs(score - truths).mean())
+
+
 @pytest.mark.parametrize("extra", [(), ("train.ema_decay=0.9",), ("data.root_weights=[1.0]",)],
                          ids=["plain", "ema", "root_weights"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path, monkeypatch,

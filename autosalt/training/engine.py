@@ -204,7 +204,8 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     resize back, masks -> per-view percents -> SALT) and are compared with the truth:
     ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
     Returns per-class IoU, scalp and hair-loss Jaccard (class masks), the soft hair-loss
-    Jaccard of the loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE; with
+    Jaccard of the loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE and
+    ``salt_bias`` (mean signed error, predicted minus true: negative = under-call); with
     ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT error}`` for
     paired comparisons of two models on the same visits.
     """
@@ -224,7 +225,7 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     confusion = ConfusionMatrix()
     fraction_error, fraction_count = 0.0, 0
     overlap, union = 0.0, 0.0
-    salt_errors, visit_errors = [], {}
+    signed_errors, visit_errors = [], {}
     truths = {}
     visits = group_visits(samples)[:max_visits] if max_visits else group_visits(samples)
     for visit in tqdm(visits, desc="validate", unit="visit", disable=not progress):
@@ -255,17 +256,18 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
                 continue
             truth_salt = salt_from_views(reference.values)
         if predicted.errors or any(v is None for v in predicted.values.values()):
-            salt_errors.append(float(truth_salt))  # unscorable counts as its full SALT off
+            signed_errors.append(-float(truth_salt))  # unscorable counts as scored 0
         else:
-            salt_errors.append(abs(salt_from_views(predicted.values) - truth_salt))
-        visit_errors[(visit[0].patient, visit[0].visit)] = salt_errors[-1]
+            signed_errors.append(salt_from_views(predicted.values) - truth_salt)
+        visit_errors[(visit[0].patient, visit[0].visit)] = abs(signed_errors[-1])
     iou = confusion.iou()
     extra = {"visit_errors": visit_errors} if per_visit else {}
     return {
         "iou": iou, "scalp_jaccard": iou["scalp"], "loss_jaccard": iou["scalp_loss"],
         "loss_soft_jaccard": overlap / union if union > 0 else float("nan"),
         "fraction_mae": fraction_error / max(fraction_count, 1),
-        "salt_mae": float(np.mean(salt_errors)) if salt_errors else float("nan"),
-        "salt_max_error": float(np.max(salt_errors)) if salt_errors else float("nan"),
-        "visits": len(salt_errors), "method": method, **extra,
+        "salt_mae": float(np.mean(np.abs(signed_errors))) if signed_errors else float("nan"),
+        "salt_max_error": float(np.max(np.abs(signed_errors))) if signed_errors else float("nan"),
+        "salt_bias": float(np.mean(signed_errors)) if signed_errors else float("nan"),
+        "visits": len(signed_errors), "method": method, **extra,
     }

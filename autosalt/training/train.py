@@ -56,7 +56,8 @@ from autosalt.training.engine import ModelEma, evaluate, train_one_epoch
 from autosalt.training.presets import TrainPreset
 
 METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "area", "images_per_s", "salt_mae",
-                  "salt_max_error", "scalp_jaccard", "loss_jaccard", "fraction_mae", "lr", "seconds")
+                  "salt_max_error", "salt_bias", "scalp_jaccard", "loss_jaccard", "fraction_mae", "lr",
+                  "seconds")
 
 
 def _distributed() -> tuple[int, int]:
