@@ -18,7 +18,6 @@ from autosalt.contract import CLASS_HAIR, CLASS_LOSS
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, split_outputs
 from autosalt.model.precision import resolve_bf16
-from autosalt.postprocess.cleanup import keep_main_head
 
 
 def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
@@ -52,9 +51,6 @@ class Prediction:
 
 class Predictor:
     """A loaded model that turns RGB photos of any size into full-size masks and loss maps.
-
-    Only the head region connected to the largest one is kept in the mask
-    (:func:`autosalt.postprocess.cleanup.keep_main_head`).
 
     ``bf16``: bfloat16 autocast where ``device`` runs it natively (see
     :mod:`autosalt.model.precision`); elsewhere fp32.
@@ -96,7 +92,7 @@ class Predictor:
             full = cv2.resize(cropped, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
             class_logits, fraction_logit = split_outputs(torch.from_numpy(full).permute(2, 0, 1)[None])
             probabilities = torch.softmax(class_logits[0], dim=0).numpy()
-            mask = keep_main_head(probabilities.argmax(axis=0).astype(np.uint8))
+            mask = probabilities.argmax(axis=0).astype(np.uint8)
             scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
             fraction = 1.0 / (1.0 + np.exp(-fraction_logit[0].numpy()))
             loss = np.where(scalp, fraction, 0.0).astype(np.float32)
