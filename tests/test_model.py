@@ -150,6 +150,25 @@ def test_predictor_full_size_outputs(tmp_path):
     assert np.array_equal(photo, before)
 
 
+def test_a_head_cut_in_two_by_a_finger_keeps_both_parts(tmp_path):
+    # The generator's fingers (and real ones) can cross the whole head: the scalp on both
+    # sides must still be scored (a "largest region only" clean-up once dropped one side).
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, make_checkpoint(create_model(**ARGS), ARGS, 64, {}))
+    predictor = Predictor(path, bf16=False, channels_last=False)
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros((batch.shape[0], 5, 64, 64))
+        logits[:, 0] = 5.0
+        logits[:, 2, 8:56, 8:56] = 10.0  # the head's scalp
+        logits[:, 2, 28:36, :] = -10.0  # a finger across it: background
+        return logits
+
+    predictor.model = network
+    prediction = predictor.predict(np.zeros((64, 64, 3), np.uint8))
+    assert (prediction.mask[10:26, 10:54] == 2).all() and (prediction.mask[38:54, 10:54] == 2).all()
+
+
 def test_letterbox_keeps_aspect():
     padded, (h, w) = letterbox(np.ones((50, 100, 3), np.uint8), 64)
     assert padded.shape == (64, 64, 3) and (h, w) == (32, 64)
