@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from autosalt.contract import CLASS_HAIR
 from autosalt.model import precision
 from autosalt.model.checkpoint import (
     CheckpointError,
@@ -138,10 +139,16 @@ def test_wrong_truncated_and_foreign_checkpoints(tmp_path):
         model_from_checkpoint(mismatched)
 
 
-def test_predictor_full_size_outputs(tmp_path):
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    """A randomly initialised checkpoint with a 64 px input."""
     path = tmp_path / "m.pt"
     save_checkpoint(path, make_checkpoint(create_model(**ARGS), ARGS, 64, {}))
-    predictor = Predictor(path)
+    return path
+
+
+def test_predictor_full_size_outputs(tiny_checkpoint):
+    predictor = Predictor(tiny_checkpoint)
     photo = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
     before = photo.copy()
     prediction = predictor.predict(photo, tta=True)
@@ -150,23 +157,22 @@ def test_predictor_full_size_outputs(tmp_path):
     assert np.array_equal(photo, before)
 
 
-def test_a_head_cut_in_two_by_a_finger_keeps_both_parts(tmp_path):
+def test_a_head_cut_in_two_by_a_finger_keeps_both_parts(tiny_checkpoint):
     # The generator's fingers (and real ones) can cross the whole head: the scalp on both
     # sides must still be scored (a "largest region only" clean-up once dropped one side).
-    path = tmp_path / "m.pt"
-    save_checkpoint(path, make_checkpoint(create_model(**ARGS), ARGS, 64, {}))
-    predictor = Predictor(path, bf16=False, channels_last=False)
+    predictor = Predictor(tiny_checkpoint, bf16=False, channels_last=False)
 
     def network(batch: torch.Tensor) -> torch.Tensor:
         logits = torch.zeros((batch.shape[0], 5, 64, 64))
         logits[:, 0] = 5.0
-        logits[:, 2, 8:56, 8:56] = 10.0  # the head's scalp
-        logits[:, 2, 28:36, :] = -10.0  # a finger across it: background
+        logits[:, CLASS_HAIR, 8:56, 8:56] = 10.0  # the head's scalp
+        logits[:, CLASS_HAIR, 28:36, :] = -10.0  # a finger across it: background
         return logits
 
     predictor.model = network
     prediction = predictor.predict(np.zeros((64, 64, 3), np.uint8))
-    assert (prediction.mask[10:26, 10:54] == 2).all() and (prediction.mask[38:54, 10:54] == 2).all()
+    assert (prediction.mask[10:26, 10:54] == CLASS_HAIR).all()
+    assert (prediction.mask[38:54, 10:54] == CLASS_HAIR).all()
 
 
 def test_letterbox_keeps_aspect():
@@ -176,7 +182,7 @@ def test_letterbox_keeps_aspect():
 
 
 @pytest.mark.parametrize("native", [False, True])
-def test_bf16_only_where_native(tmp_path, monkeypatch, capsys, native):
+def test_bf16_only_where_native(tiny_checkpoint, monkeypatch, capsys, native):
     """Emulated bf16 is ~12x slower than fp32 on an AVX2-only CPU: a bf16 request falls back
     to fp32 there, with a notice; where bf16 is native it is kept; fp32 is always fp32."""
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
@@ -185,7 +191,5 @@ def test_bf16_only_where_native(tmp_path, monkeypatch, capsys, native):
     assert precision.resolve_bf16(True, "cpu") is native
     assert precision.resolve_bf16(False, "cpu") is False
     assert ("no native bfloat16" in capsys.readouterr().err) is not native
-    path = tmp_path / "m.pt"
-    save_checkpoint(path, make_checkpoint(create_model(**ARGS), ARGS, 64, {}))
-    assert Predictor(path, bf16=True).bf16 is native
-    assert Predictor(path, bf16=False).bf16 is False
+    assert Predictor(tiny_checkpoint, bf16=True).bf16 is native
+    assert Predictor(tiny_checkpoint, bf16=False).bf16 is False
