@@ -71,10 +71,10 @@ def main() -> int:
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
              + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}) -> post-processing -> "
              "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
-             "(negative = under-call). *Hair-loss "
-             "Jaccard* compares the class masks, which split a pixel's loss at 50%; *soft Jaccard* "
-             "compares the per-pixel loss fractions (sum of minima / sum of maxima), the measure "
-             "that fits diffuse thinning. Synthetic accuracy, not clinical accuracy.", ""]
+             "(negative = under-call). *Hair-loss Jaccard* compares the class masks, which split "
+             "a pixel's loss at 50%; *soft Jaccard* compares the per-pixel loss fractions (sum of "
+             "minima / sum of maxima), the measure that fits diffuse thinning. Synthetic "
+             "accuracy, not clinical accuracy.", ""]
     for method in METHODS:
         lines += [f"Post-processing `{method}`:", "",
                   "| pattern | visits | SALT MAE | SALT bias | SALT max | scalp Jaccard | "
