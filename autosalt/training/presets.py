@@ -47,11 +47,6 @@ class TrainPreset(EvalPreset):
             A.RandomGamma(gamma_limit=(70, 140), p=0.4),
             A.OneOf([A.GaussianBlur(blur_limit=(3, 7)), A.MotionBlur(blur_limit=(3, 9)),
                      A.Defocus(radius=(1, 3))], p=0.35),
-            # a photo taken at a lower resolution and enlarged to the input size (small or
-            # cropped phone photos): fine hair is then blurred into fewer, softer pixels
-            A.Downscale(scale_range=(0.5, 0.9), interpolation_pair={"downscale": cv2.INTER_AREA,
-                                                                     "upscale": cv2.INTER_LINEAR},
-                        p=0.25),
             A.GaussNoise(std_range=(0.01, 0.06), p=0.35),
             A.ISONoise(p=0.15),
             A.RandomShadow(p=0.15),
