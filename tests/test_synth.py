@@ -161,24 +161,59 @@ def test_studio_look_crops_the_hair_and_darkens_the_room_not_the_truth(tmp_path)
     assert stubble.min() >= 0 and stubble.max() <= 1 and stubble.std() > 0.05
 
 
-def test_mixed_look_draws_one_look_per_visit_from_the_trained_parts_never_studio(tmp_path):
+@pytest.mark.parametrize("name, seed", [("mixed", 24), ("varied", 25)])
+def test_drawn_looks_draw_one_look_per_visit_from_their_parts_never_studio(tmp_path, name, seed):
     from autosalt.synth import render
 
-    _render_plain_and("mixed", tmp_path, seed=24)  # same truth as the default look
+    _render_plain_and(name, tmp_path, seed=seed)  # same truth as the default look
     studio = render.LOOK_STYLES["studio"]
     parts = {"light", "background", "hair", "grade"}
-    drawn = [render.mixed_look(np.random.default_rng(seed)) for seed in range(200)]
+    drawn = [render.DRAWN_LOOKS[name](np.random.default_rng(seed)) for seed in range(300)]
     for look in drawn:
         assert all(getattr(look, part) is not getattr(studio, part) for part in parts - {"grade"})
         assert look.grade is None or look.grade is not studio.grade
         assert 0.3 <= look.clumping <= 1.0 and 0.3 <= look.volume <= 1.0
-    for part in parts:  # every trained part is drawn, so the combinations really vary
-        trained = {getattr(render.LOOK_STYLES[name], part) for name in ("default", "drape", "coily")}
-        assert {getattr(look, part) for look in drawn} == trained
-    with pytest.raises(ValueError, match="mixed"):
-        render.resolve_look("mixed")
+    new_parts = {"light": {render._window_backlight},
+                 "background": {render._blurred_room_background, render._tiled_background},
+                 "hair": {render._wavy_hair}, "grade": {render._phone_hdr_grade, render._dim_grade}}
+    for part in parts:  # every part is drawn, so the combinations really vary
+        trained = {getattr(render.LOOK_STYLES[look], part) for look in ("default", "drape", "coily")}
+        expected = trained | new_parts[part] if name == "varied" else trained
+        assert {getattr(look, part) for look in drawn} == expected
+    with pytest.raises(ValueError, match=name):
+        render.resolve_look(name)
     with pytest.raises(ValueError, match="unknown look 'glossy'"):
         render.resolve_look("glossy")
+
+
+def test_mixed_look_is_unchanged_so_earlier_training_data_renders_again():
+    from autosalt.synth import render
+
+    look = render.mixed_look(np.random.default_rng(1))  # as drawn before ``varied`` existed
+    assert (look.light, look.background, look.hair, look.grade) == (
+        render._ring_flash, render._wallpaper_background, render._straight_hair,
+        render._lamp_lighting)
+    assert (round(look.clumping, 4), round(look.volume, 4)) == (0.5183, 0.5963)
+
+
+def test_varied_looks_new_parts_stay_in_range():
+    from autosalt.synth import render
+
+    rng = np.random.default_rng(5)
+    size = (96, 128)
+    for background in (render._blurred_room_background, render._tiled_background):
+        image = background(rng, size)
+        assert image.shape == size + (3,) and image.min() >= 0 and image.max() <= 1
+        assert image.std() > 0.01  # not a flat wall
+    scene = np.clip(rng.random(size + (3,)).astype(np.float32), 0, 1)
+    hdr, dim = render._phone_hdr_grade(scene, rng), render._dim_grade(scene, rng)
+    assert np.isfinite(hdr).all() and np.isfinite(dim).all()
+    dark = scene * 0.1  # HDR lifts the shadows; a dim room darkens the photo
+    assert render._phone_hdr_grade(dark, rng).mean() > dark.mean()
+    assert dim.mean() < 0.85 * scene.mean()
+    angle = np.full(size, 0.7, np.float32)
+    wavy, gaps = render._wavy_hair(rng, angle, 9)
+    assert gaps is None and wavy.shape == size and 0 <= wavy.min() and wavy.max() <= 1
 
 
 def test_diffuse_thinning_removes_hairs_rather_than_fading_them():

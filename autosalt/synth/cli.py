@@ -42,7 +42,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "wallpaper, a warm side lamp) or studio (closely cropped hair, dark "
                              "backdrop, cool light from above): other looks, see docs/retraining.md; "
                              "mixed: each visit draws light, room, hair texture and grading from "
-                             "default, drape and coily (never studio)")
+                             "default, drape and coily; varied: the same from a wider family "
+                             "(also wavy hair, window backlight, rooms out of focus, tiled walls, "
+                             "phone HDR, dim rooms); neither ever draws studio's parts")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

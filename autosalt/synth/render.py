@@ -459,6 +459,83 @@ def _cropped_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: in
             _stubble_texture(rng, angle.shape, max(3, stubble - 2) | 1))
 
 
+def _wavy_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Wavy strands: the growth direction swings back and forth across the head in waves a
+    few strands long, each lock at its own phase."""
+    height, width = angle.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    wave_dir = rng.uniform(0, np.pi)
+    wavelength = width / rng.uniform(8, 20)
+    phase = 2 * np.pi * (np.cos(wave_dir) * xs + np.sin(wave_dir) * ys) / wavelength
+    phase += 2 * np.pi * _lock_noise(rng, (height, width), max(4.0, width / 15))
+    swung = (angle + rng.uniform(0.35, 0.8) * np.sin(phase)).astype(np.float32)
+    return _strand_texture(rng, swung, angle.shape, strand_length), None
+
+
+def _blurred_room_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A room out of focus behind the head: furniture, a door, a bright window, all blurred."""
+    height, width = size
+    image = np.empty((height, width, 3), np.float32)
+    image[:] = rng.uniform(0.2, 0.8, 3).astype(np.float32)
+    for _ in range(int(rng.integers(3, 9))):
+        x0, y0 = rng.uniform(-0.2, 1.0) * width, rng.uniform(-0.2, 1.0) * height
+        x1, y1 = x0 + rng.uniform(0.1, 0.6) * width, y0 + rng.uniform(0.1, 0.8) * height
+        colour = rng.uniform(0.0, 1.0, 3)
+        if rng.random() < 0.2:  # a window or lamp: bright, nearly white
+            colour = np.full(3, rng.uniform(0.85, 1.0)) * rng.uniform(0.95, 1.05, 3)
+        cv2.rectangle(image, (int(x0), int(y0)), (int(x1), int(y1)), colour.tolist(), -1)
+    image = cv2.GaussianBlur(image, (0, 0), width * rng.uniform(0.02, 0.06))
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _tiled_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Square wall tiles with grout lines (treatment rooms, bathrooms)."""
+    height, width = size
+    tile = rng.uniform(0.6, 1.0) * np.array([1.0, 1.0, 1.0]) * rng.uniform(0.85, 1.05, 3)
+    if rng.random() < 0.4:  # coloured tiles
+        tile = rng.uniform(0.3, 0.9, 3)
+    grout = tile * rng.uniform(0.55, 0.85)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    period = width / rng.uniform(3, 9)
+    line = max(1.0, period * rng.uniform(0.03, 0.07))
+    joints = (np.mod(xs + rng.uniform(0, period), period) < line) | \
+        (np.mod(ys + rng.uniform(0, period), period) < line)
+    image = np.where(joints[..., None], grout[None, None, :], tile[None, None, :])
+    image = image * (0.92 + 0.16 * _lock_noise(rng, size, width / 3))[..., None]
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def _window_backlight(rng: np.random.Generator, camera: Camera) -> tuple[np.ndarray, float]:
+    """Daylight from a window behind and to one side of the head: the side facing the camera
+    is in the head's own shade, lit by the room's ambient light."""
+    side = rng.choice([-1.0, 1.0]) * camera.rotation[0]
+    key = _unit(rng.normal(0, 0.15, 3) + rng.uniform(0.3, 0.8) * camera.rotation[2] + side)
+    return key, rng.uniform(0.25, 0.45)
+
+
+def _phone_hdr_grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A phone's automatic HDR: shadows lifted, local contrast and saturation pushed."""
+    image = np.clip(image, 0, 1)
+    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    lifted = luma ** rng.uniform(0.6, 0.85)
+    image = image * (lifted / np.maximum(luma, 1e-3))[..., None]
+    blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), image.shape[1] * 0.02)
+    image = image + rng.uniform(0.2, 0.5) * (image - blurred)
+    grey = (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    return grey + rng.uniform(1.1, 1.4) * (image - grey)
+
+
+def _dim_grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An underexposed photo in a dim room: dark, slightly desaturated, with sensor gain noise
+    that shows most in the shadows."""
+    image = np.clip(image, 0, 1) * rng.uniform(0.5, 0.8)
+    grey = (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    image = grey + rng.uniform(0.7, 0.95) * (image - grey)
+    noise = rng.normal(0, rng.uniform(0.01, 0.03), image.shape[:2])[..., None]
+    return (image + noise * (1.2 - image)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Look:
     """How a photo looks, whatever the head: room, light, hair texture, colour grading.
@@ -499,9 +576,12 @@ LOOK_STYLES: dict[str, Look] = {
 #: ``mixed``: each visit draws its own look from the parts of ``default``, ``drape`` and
 #: ``coily`` (light, room, hair texture, colour grading independently, lock clumping and hair
 #: volume on a continuous scale), so a training set sees many combinations, not three fixed
-#: looks. ``studio``'s parts are never drawn: it stays a look no model trained on ``mixed`` saw.
+#: looks. ``varied``: the same, drawn from a wider family: ``mixed``'s parts plus wavy hair, a
+#: window behind the head, rooms out of focus, tiled walls, a phone's HDR and dim underexposed
+#: rooms. ``studio``'s parts are never drawn by either: it stays a look no model trained on
+#: them saw. ``mixed`` is kept as it was, so the data of earlier releases can be rendered again.
 MIXED_LOOK = "mixed"
-LOOKS = tuple(LOOK_STYLES) + (MIXED_LOOK,)
+VARIED_LOOK = "varied"
 
 
 def mixed_look(rng: np.random.Generator) -> Look:
@@ -515,14 +595,33 @@ def mixed_look(rng: np.random.Generator) -> Look:
         clumping=float(rng.uniform(0.3, 1.0)), volume=float(rng.uniform(0.3, 1.0)))
 
 
+def varied_look(rng: np.random.Generator) -> Look:
+    """One visit's look for ``--look varied`` (see :data:`LOOKS`)."""
+    return Look(
+        light=(_everyday_light, _ring_flash, _side_lamp, _window_backlight)[
+            rng.choice(4, p=[0.4, 0.2, 0.2, 0.2])],
+        background=(_background, _drape_background, _wallpaper_background,
+                    _blurred_room_background, _tiled_background)[
+            rng.choice(5, p=[0.3, 0.15, 0.15, 0.2, 0.2])],
+        hair=(_straight_hair, _coiled_hair, _wavy_hair)[rng.choice(3, p=[0.45, 0.25, 0.3])],
+        grade=(None, _drape_lighting, _lamp_lighting, _phone_hdr_grade, _dim_grade)[
+            rng.choice(5, p=[0.35, 0.15, 0.15, 0.2, 0.15])],
+        clumping=float(rng.uniform(0.3, 1.0)), volume=float(rng.uniform(0.3, 1.0)))
+
+
+DRAWN_LOOKS: dict[str, Callable[[np.random.Generator], Look]] = {
+    MIXED_LOOK: mixed_look, VARIED_LOOK: varied_look}
+LOOKS = tuple(LOOK_STYLES) + tuple(DRAWN_LOOKS)
+
+
 def resolve_look(look: str | Look, rng: np.random.Generator | None = None) -> Look:
-    """A look by name (``mixed`` draws one from ``rng``), or a :class:`Look` as it is."""
+    """A look by name (``mixed`` and ``varied`` draw one from ``rng``), or a :class:`Look`."""
     if isinstance(look, Look):
         return look
-    if look == MIXED_LOOK:
+    if look in DRAWN_LOOKS:
         if rng is None:
-            raise ValueError("look 'mixed' needs a random generator to draw the visit's look")
-        return mixed_look(rng)
+            raise ValueError(f"look {look!r} needs a random generator to draw the visit's look")
+        return DRAWN_LOOKS[look](rng)
     if look not in LOOK_STYLES:
         raise ValueError(f"unknown look {look!r}; choose from {', '.join(LOOKS)}")
     return LOOK_STYLES[look]
@@ -531,8 +630,9 @@ def resolve_look(look: str | Look, rng: np.random.Generator | None = None) -> Lo
 def render_view(head: Head, pattern: LossPattern, severity: float, appearance: Appearance,
                 camera: Camera, rng: np.random.Generator, occluders: bool = True,
                 look: str | Look = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render one view (``look``: one of :data:`LOOKS`, or a :class:`Look`; ``mixed`` draws
-    a look from ``rng`` for this view alone, :func:`generate.render_visit` draws one per visit).
+    """Render one view (``look``: one of :data:`LOOKS`, or a :class:`Look`; ``mixed`` and
+    ``varied`` draw a look from ``rng`` for this view alone; :func:`generate.render_visit`
+    draws one per visit).
 
     Returns:
         photo: (H, W, 3) uint8 RGB; mask: (H, W) uint8 class ids (contract section 3);

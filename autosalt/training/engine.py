@@ -197,7 +197,7 @@ def group_visits(samples: list[Sample]) -> list[list[Sample]]:
 @torch.no_grad()
 def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
              channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
-             progress: bool = True, per_visit: bool = False) -> dict:
+             progress: bool = True, per_visit: bool = False, tta: bool = False) -> dict:
     """Full-resolution validation through the real post-processing.
 
     Each visit's photos go through the same path as batch scoring (letterbox, network,
@@ -207,7 +207,8 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     Jaccard of the loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE and
     ``salt_bias`` (mean signed error, predicted minus true: negative = under-call); with
     ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT error}`` for
-    paired comparisons of two models on the same visits.
+    paired comparisons of two models on the same visits. ``tta``: as in batch scoring, average
+    each photo's prediction with its mirror image's.
     """
     from tqdm import tqdm
 
@@ -233,7 +234,7 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
         if root not in truths:
             truths[root] = read_truth(root)
         loaded = [load_targets(sample) for sample in visit]
-        predictions = predictor.predict_batch([photo for photo, _, _ in loaded])
+        predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta)
         masks, losses, true_masks, true_losses = {}, {}, {}, {}
         for sample, (_, mask, loss), prediction in zip(visit, loaded, predictions):
             confusion.update(mask, prediction.mask)
