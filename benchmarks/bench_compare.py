@@ -1,7 +1,7 @@
 """Two models on the same labeled visits, paired visit by visit: which one to release.
 
     python benchmarks/bench_compare.py --models BASE.pt CANDIDATE.pt --data ROOT [ROOT ...]
-                                       [--section compare] [--title TEXT]
+                                       [--tta {none,candidate,both}] [--section compare] [--title TEXT]
 
 For each labeled folder (contract layout with truth.csv, e.g. from ``autosalt synth``), both
 models score every visit through the real path (letterbox, network, masks at full size,
@@ -10,7 +10,8 @@ averaged over the visits with a 95% interval from a bootstrap over patients (a p
 visits are alike). Render the folders from seeds that no training or validation run used:
 a choice made on them is a selection, and the figures on the test sets stay a test only if
 the test sets were not used to choose. Writes the ``compare`` section (or ``--section``) of
-docs/benchmarks.md.
+docs/benchmarks.md. ``--tta candidate`` with the same checkpoint twice measures what mirror
+test-time augmentation (``autosalt infer --tta``) changes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, nargs=2, required=True, metavar=("BASE", "CANDIDATE"))
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="labeled folders")
+    parser.add_argument("--tta", choices=("none", "candidate", "both"), default="none",
+                        help="which model's predictions are averaged with the mirrored photo's")
     parser.add_argument("--section", default="compare", help="section name in docs/benchmarks.md")
     parser.add_argument("--title", default="Paired comparison of two models",
                         help="the section's heading")
@@ -41,17 +44,19 @@ def main() -> int:
             parser.error(f"{root}: no truth.csv (a labeled folder from `autosalt synth` is needed)")
     where = machine()
     predictors = [Predictor(path) for path in args.models]
+    mirrored = (args.tta == "both", args.tta != "none")
     rows = []
     for root in args.data:
         samples = list_samples([root])
         base, candidate = (evaluate(p.model, samples, p.input_size, "cpu", progress=False,
-                                    per_visit=True) for p in predictors)
+                                    per_visit=True, tta=tta) for p, tta in zip(predictors, mirrored))
         mean, low, high, better, worse = paired_change(base["visit_errors"], candidate["visit_errors"])
         rows.append(f"| `{root.name}` | {base['visits']} | {base['salt_mae']:.2f} | "
                     f"{candidate['salt_mae']:.2f} | {mean:+.2f} [{low:+.2f}, {high:+.2f}] | "
                     f"{better} / {worse} | {base['loss_jaccard']:.3f} -> {candidate['loss_jaccard']:.3f} |")
         print(rows[-1], flush=True)
-    names = [f"`{path}` ({p.model_id})" for path, p in zip(args.models, predictors)]
+    names = [f"`{path}` ({p.model_id}{', mirror TTA' if tta else ''})"
+             for path, p, tta in zip(args.models, predictors, mirrored)]
     body = "\n".join([
         f"## {args.title} (`benchmarks/bench_compare.py`)", "",
         f"Machine: {where}. Base {names[0]}; candidate {names[1]}. Photos -> network -> `surface` "

@@ -1,6 +1,7 @@
 """Accuracy of a model end to end on held-out synthetic visits: photos -> network -> SALT.
 
-    python benchmarks/bench_model.py [--model models/autosalt-default.pt] [--data ROOT]
+    python benchmarks/bench_model.py [--model models/autosalt-default.pt] [--data ROOT] [--tta]
+                                     [--section model] [--title TEXT]
                                      [--patients 60] [--seed 3000] [--size 384]
 
 Renders (unless ``--data`` is given) a test set from a seed that no training or validation
@@ -47,6 +48,11 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=2)
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--size", type=int, default=384, help="photo size of the rendered test set")
+    parser.add_argument("--tta", action="store_true",
+                        help="average each prediction with the mirrored photo's (as `autosalt infer --tta`)")
+    parser.add_argument("--section", default="model", help="section name in docs/benchmarks.md")
+    parser.add_argument("--title", default="Default model on held-out synthetic visits",
+                        help="the section's heading")
     args = parser.parse_args()
     where = machine()
     predictor = Predictor(args.model, bf16=True, channels_last=True)
@@ -62,14 +68,16 @@ def main() -> int:
         for pattern in sorted(set(truth.values())):
             groups[pattern] = [s for s in samples if truth[(s.patient, s.visit)] == pattern]
         results = {method: {name: evaluate(predictor.model, group, predictor.input_size, "cpu",
-                                           method=method, progress=False)
+                                           method=method, progress=False, tta=args.tta)
                             for name, group in groups.items()} for method in METHODS}
-    lines = ["## Default model on held-out synthetic visits (`benchmarks/bench_model.py`)", "",
+    lines = [f"## {args.title} (`benchmarks/bench_model.py`)", "",
              f"Machine: {where}. Model `{args.model}` ({predictor.model_id}); test set "
              + (f"`{args.data}`" if args.data else
                 f"rendered with seed {args.seed} ({args.patients} patients x {args.visits} visits, "
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
-             + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}) -> post-processing -> "
+             + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}"
+             + (", averaged with the mirrored photo's prediction" if args.tta else "")
+             + ") -> post-processing -> "
              "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
              "(negative = under-call). *Hair-loss Jaccard* compares the class masks, which split "
              "a pixel's loss at 50%; *soft Jaccard* compares the per-pixel loss fractions (sum of "
@@ -82,7 +90,7 @@ def main() -> int:
                   "|---|---|---|---|---|---|---|---|---|"]
         lines += [row(name, metrics["visits"], metrics) for name, metrics in results[method].items()]
         lines.append("")
-    write_section("model", "\n".join(lines))
+    write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

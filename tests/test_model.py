@@ -175,6 +175,25 @@ def test_a_head_cut_in_two_by_a_finger_keeps_both_parts(tiny_checkpoint):
     assert (prediction.mask[38:54, 10:54] == CLASS_HAIR).all()
 
 
+def test_mirror_tta_maps_the_mirrored_prediction_back(tiny_checkpoint):
+    # A network that only looks at each pixel's own colour sees the mirrored photo's pixels at
+    # mirrored places; mapped back, the average must equal the plain prediction exactly. Scalp
+    # on the left only (an asymmetric photo): a prediction left mirrored would split it.
+    predictor = Predictor(tiny_checkpoint, bf16=False, channels_last=False)
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        red = batch[:, :1]
+        return torch.cat([-red, 0 * red, red, 0 * red, red - 0.5], dim=1)
+
+    predictor.model = network
+    photo = np.zeros((48, 64, 3), np.uint8)
+    photo[8:40, 4:30, 0] = 255
+    plain, mirrored = predictor.predict(photo), predictor.predict(photo, tta=True)
+    assert (plain.mask[10:38, 6:28] == CLASS_HAIR).all() and (plain.mask[:, 36:] == 0).all()
+    assert np.array_equal(plain.mask, mirrored.mask)
+    assert np.allclose(plain.loss, mirrored.loss, atol=1e-6)
+
+
 def test_letterbox_keeps_aspect():
     padded, (h, w) = letterbox(np.ones((50, 100, 3), np.uint8), 64)
     assert padded.shape == (64, 64, 3) and (h, w) == (32, 64)
