@@ -2,6 +2,7 @@
 
     python benchmarks/bench_infer.py [--model models/autosalt-default.pt] [--visits 10 100]
                                      [--size 1024 768] [--backends torch-fp32 torch-bf16 onnxruntime]
+                                     [--no-tta]
 
 Each run is a fresh ``autosalt infer`` process on a study of N visits (a few distinct
 synthetic visits rendered at ``--size``, copied N times under new ids, so the cost of
@@ -11,7 +12,8 @@ and the process's peak resident memory. Time per visit that stays constant and p
 that stays flat from the smallest to the largest N show that scoring streams visit by visit.
 Without a trained model, an untrained network of the default architecture (unet +
 efficientnet_lite0, 256 px input) is timed: speed does not depend on the weights.
-Writes the ``infer_<cpu capability>`` section of docs/benchmarks.md (e.g. ``infer_avx2``);
+Writes the ``infer_<cpu capability>`` section of docs/benchmarks.md (e.g. ``infer_avx2``;
+``infer_avx2_no_tta`` with ``--no-tta``);
 the torch-bf16 row is skipped where bf16 is not native (autosalt would run fp32 there).
 """
 
@@ -65,9 +67,10 @@ def make_study(source: Path, root: Path, visits: int) -> Path:
     return root / "photos"
 
 
-def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | None) -> dict:
+def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | None,
+             tta: bool) -> dict:
     command = [sys.executable, "-m", "autosalt", "infer", str(photos), "--out", str(out),
-               "--model", str(model), "--quiet", *BACKENDS[backend]]
+               "--model", str(model), "--quiet", *BACKENDS[backend], "--tta" if tta else "--no-tta"]
     if threads:
         command += ["--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -84,6 +87,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[1024, 768], metavar=("H", "W"))
     parser.add_argument("--backends", nargs="+", choices=sorted(BACKENDS), default=list(BACKENDS))
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                        help="mirror test-time augmentation, as `autosalt infer` (default on)")
     parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
     args = parser.parse_args()
     started_on = machine()
@@ -104,7 +109,7 @@ def main() -> None:
             photos = make_study(temporary / "source", temporary / f"study{count}", count)
             for backend in args.backends:
                 out = temporary / f"out-{backend}-{count}"
-                result = run_once(photos, out, model, backend, args.threads)
+                result = run_once(photos, out, model, backend, args.threads, args.tta)
                 results.append({"backend": backend, **result})
                 print(f"{backend:12s} {count:4d} visits: {result['seconds_per_scored_visit']:.3f} s/visit "
                       f"(model+post {result['seconds_scoring_per_visit']:.3f}), peak RSS "
@@ -112,10 +117,12 @@ def main() -> None:
                 shutil.rmtree(out)
             shutil.rmtree(photos.parent)
     lines = [
-        f"## Batch scoring on {capability} (`autosalt infer`)", "",
+        f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
-        f"{input_size} px network input; photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
+        f"{input_size} px network input; mirror test-time augmentation "
+        f"{'on (the default of `autosalt infer`)' if args.tta else 'off (`--no-tta`)'}; "
+        f"photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
         "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
         "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "
         "loading excluded. Peak memory = the process's peak resident set size.", "",
@@ -132,7 +139,7 @@ def main() -> None:
     lines += ["", f"Target <= {TARGET_SECONDS} s per 4-view visit on this 2-core CPU: {verdict}."]
     print("\n".join(lines))
     if not args.no_write:
-        write_section(f"infer_{capability.lower()}", "\n".join(lines))
+        write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}", "\n".join(lines))
 
 
 if __name__ == "__main__":

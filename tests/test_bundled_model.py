@@ -10,6 +10,7 @@ import pytest
 
 from autosalt.contract import VIEWS
 from autosalt.fileio import read_photo
+from autosalt.inference.batch import Settings
 from autosalt.model.checkpoint import load_checkpoint
 from autosalt.model.predictor import Predictor
 from autosalt.postprocess.visit import score_visit
@@ -32,14 +33,15 @@ def test_checkpoint_is_small_plain_and_described():
 
 @pytest.fixture(scope="module")
 def sample_scores() -> dict[tuple[str, str], tuple[float, float]]:
-    """(patient, visit) -> (predicted SALT, true SALT) for the 12 sample visits."""
-    predictor = Predictor(MODEL)
+    """(patient, visit) -> (predicted SALT, true SALT) for the 12 sample visits, scored as
+    ``autosalt infer`` scores them by default (with or without mirror TTA)."""
+    predictor, tta = Predictor(MODEL), Settings().tta
     with (SAMPLE / "truth.csv").open(newline="") as stream:
         truth = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
     scores = {}
     for patient, visit in truth:
         photos = [read_photo(SAMPLE / "photos" / patient / visit / f"{view}.jpg") for view in VIEWS]
-        predictions = predictor.predict_batch(photos)
+        predictions = predictor.predict_batch(photos, tta)
         values = score_visit({v: p.mask for v, p in zip(VIEWS, predictions)},
                              {v: p.loss for v, p in zip(VIEWS, predictions)}).values
         scores[(patient, visit)] = (salt_from_views(values), truth[(patient, visit)])

@@ -101,7 +101,7 @@ def shard_of(visit: Visit, count: int) -> int:
 @dataclass
 class Settings:
     method: str = DEFAULT_METHOD
-    tta: bool = False
+    tta: bool = True  # mirror test-time augmentation (docs/benchmarks.md, tta_selection)
     allow_partial: bool = False
     export_annotations: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -458,7 +458,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="torch backend: fp32 (default) or bf16 autocast (only where the CPU or GPU "
                              "runs bf16 natively; else fp32)")
-    parser.add_argument("--tta", action="store_true", help="average with the mirrored photo's prediction")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                        help="average each prediction with the mirrored photo's (default; "
+                             "--no-tta halves the network's time)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="score visits with missing views from the views present (flagged)")
     parser.add_argument("--resume", action="store_true",
