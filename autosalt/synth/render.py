@@ -514,24 +514,30 @@ def _window_backlight(rng: np.random.Generator, camera: Camera) -> tuple[np.ndar
     return key, rng.uniform(0.25, 0.45)
 
 
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # RGB -> luma (ITU-R BT.601)
+
+
+def _saturate(image: np.ndarray, factor: float) -> np.ndarray:
+    """Scale each pixel's colour away from (> 1) or towards (< 1) its grey."""
+    grey = (image @ _LUMA)[..., None]
+    return grey + factor * (image - grey)
+
+
 def _phone_hdr_grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A phone's automatic HDR: shadows lifted, local contrast and saturation pushed."""
     image = np.clip(image, 0, 1)
-    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = image @ _LUMA
     lifted = luma ** rng.uniform(0.6, 0.85)
     image = image * (lifted / np.maximum(luma, 1e-3))[..., None]
     blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), image.shape[1] * 0.02)
     image = image + rng.uniform(0.2, 0.5) * (image - blurred)
-    grey = (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-    return grey + rng.uniform(1.1, 1.4) * (image - grey)
+    return _saturate(image, rng.uniform(1.1, 1.4))
 
 
 def _dim_grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An underexposed photo in a dim room: dark, slightly desaturated, with sensor gain noise
     that shows most in the shadows."""
-    image = np.clip(image, 0, 1) * rng.uniform(0.5, 0.8)
-    grey = (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-    image = grey + rng.uniform(0.7, 0.95) * (image - grey)
+    image = _saturate(np.clip(image, 0, 1) * rng.uniform(0.5, 0.8), rng.uniform(0.7, 0.95))
     noise = rng.normal(0, rng.uniform(0.01, 0.03), image.shape[:2])[..., None]
     return (image + noise * (1.2 - image)).astype(np.float32)
 
