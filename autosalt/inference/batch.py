@@ -460,7 +460,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "runs bf16 natively; else fp32)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                         help="average each prediction with the mirrored photo's (default; "
-                             "--no-tta halves the network's time)")
+                             "--no-tta runs the network once per photo instead of twice)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="score visits with missing views from the views present (flagged)")
     parser.add_argument("--resume", action="store_true",
