@@ -177,7 +177,7 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
         if config.model.input_size is None:
             config.model.input_size = int(released["input_size"])
         elif main_process and config.model.input_size != int(released["input_size"]):
-            print(f"fine-tuning at {config.model.input_size} px; {init} was trained at "
+            print(f"fine-tuning at {config.model.input_size} px; {init} runs at "
                   f"{int(released['input_size'])} px")
     if config.model.input_size is None:
         config.model.input_size = DEFAULT_INPUT_SIZE
