@@ -1,6 +1,6 @@
 """Accuracy of a model end to end on held-out synthetic visits: photos -> network -> SALT.
 
-    python benchmarks/bench_model.py [--model models/autosalt-default.pt] [--data ROOT] [--tta]
+    python benchmarks/bench_model.py [--model models/autosalt-default.pt] [--data ROOT] [--no-tta]
                                      [--section model] [--title TEXT]
                                      [--patients 60] [--seed 3000] [--size 384]
 
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.fileio import read_csv_rows  # noqa: E402
+from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
@@ -48,8 +49,9 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=2)
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--size", type=int, default=384, help="photo size of the rendered test set")
-    parser.add_argument("--tta", action="store_true",
-                        help="average each prediction with the mirrored photo's (as `autosalt infer --tta`)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings().tta,
+                        help="average each prediction with the mirrored photo's, as `autosalt infer` "
+                             "does by default (--no-tta: the network alone)")
     parser.add_argument("--section", default="model", help="section name in docs/benchmarks.md")
     parser.add_argument("--title", default="Default model on held-out synthetic visits",
                         help="the section's heading")
