@@ -2,6 +2,7 @@
 
     python benchmarks/bench_looks.py [--models models/autosalt-default.pt OTHER.pt ...]
                                      [--patients 30] [--seed 3000] [--size 384] [--work DIR]
+                                     [--looks default studio ...] [--no-tta] [--section looks]
 
 A model that learned hair loss, not one generator's way of drawing it, should keep its
 accuracy when the photos change while the heads stay the same. ``autosalt synth --look``
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 from bench_finetune import paired_change  # noqa: E402
 
+from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.model.precision import resolve_bf16  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.render import LOOKS  # noqa: E402
@@ -42,6 +44,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-looks"))
     parser.add_argument("--looks", nargs="+", choices=LOOKS, default=list(LOOKS),
                         help="looks to render and score (the default look is always included)")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings().tta,
+                        help="mirror test-time augmentation, as `autosalt infer` by default")
+    parser.add_argument("--section", default="looks", help="section name in docs/benchmarks.md")
     args = parser.parse_args()
     looks = ["default"] + [look for look in LOOKS if look in args.looks and look != "default"]
     where = machine()
@@ -57,7 +62,8 @@ def main() -> int:
     for model in args.models:
         predictor = Predictor(model)
         results = {look: evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
-                                  progress=False, per_visit=True) for look, root in roots.items()}
+                                  progress=False, per_visit=True, tta=args.tta)
+                   for look, root in roots.items()}
         for look, result in results.items():
             if look == "default":
                 change = "-"
@@ -76,7 +82,8 @@ def main() -> int:
         f"{args.seed}, {args.patients} patients x {args.visits} visits, {args.size}x{args.size}) "
         f"rendered in each look of `autosalt synth --look` ({', '.join(looks)}): the heads and "
         f"the exact truth are identical, only the photos differ. Photos -> network "
-        f"({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}) -> "
+        f"({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
+        f"{', averaged with the mirrored photo' if args.tta else ''}) -> "
         "`surface` -> SALT. *Change vs default look*: SALT error in that look minus in the "
         "default look, visit by visit, mean with a 95% interval from a bootstrap over patients. "
         "Which looks each model was trained on: `models/MODEL_CARD.md`. Synthetic accuracy, not "
@@ -84,7 +91,7 @@ def main() -> int:
         "| model | look | visits | SALT MAE | change vs default look [95% CI] | SALT max | "
         "scalp Jaccard | hair-loss Jaccard | hair-loss soft Jaccard | loss-fraction MAE |",
         "|---|---|---|---|---|---|---|---|---|---|", *rows])
-    write_section("looks", body)
+    write_section(args.section, body)
     print(body)
     return 0
 
