@@ -590,29 +590,38 @@ MIXED_LOOK = "mixed"
 VARIED_LOOK = "varied"
 
 
+#: Each drawn look's family: per part of :class:`Look`, the choices and their probabilities,
+#: drawn in this order (then lock clumping and hair volume), so a seed gives the same looks.
+_MIXED_PARTS = {
+    "light": ((_everyday_light, _ring_flash, _side_lamp), (0.5, 0.25, 0.25)),
+    "background": ((_background, _drape_background, _wallpaper_background), (0.5, 0.25, 0.25)),
+    "hair": ((_straight_hair, _coiled_hair), (0.7, 0.3)),
+    "grade": ((None, _drape_lighting, _lamp_lighting), (0.5, 0.25, 0.25)),
+}
+_VARIED_PARTS = {
+    "light": ((_everyday_light, _ring_flash, _side_lamp, _window_backlight), (0.4, 0.2, 0.2, 0.2)),
+    "background": ((_background, _drape_background, _wallpaper_background,
+                    _blurred_room_background, _tiled_background), (0.3, 0.15, 0.15, 0.2, 0.2)),
+    "hair": ((_straight_hair, _coiled_hair, _wavy_hair), (0.45, 0.25, 0.3)),
+    "grade": ((None, _drape_lighting, _lamp_lighting, _phone_hdr_grade, _dim_grade),
+              (0.35, 0.15, 0.15, 0.2, 0.15)),
+}
+
+
+def _draw_look(rng: np.random.Generator, family: dict) -> Look:
+    parts = {part: choices[rng.choice(len(choices), p=list(weights))]
+             for part, (choices, weights) in family.items()}
+    return Look(**parts, clumping=float(rng.uniform(0.3, 1.0)), volume=float(rng.uniform(0.3, 1.0)))
+
+
 def mixed_look(rng: np.random.Generator) -> Look:
     """One visit's look for ``--look mixed`` (see :data:`LOOKS`)."""
-    return Look(
-        light=(_everyday_light, _ring_flash, _side_lamp)[rng.choice(3, p=[0.5, 0.25, 0.25])],
-        background=(_background, _drape_background, _wallpaper_background)[
-            rng.choice(3, p=[0.5, 0.25, 0.25])],
-        hair=(_straight_hair, _coiled_hair)[rng.choice(2, p=[0.7, 0.3])],
-        grade=(None, _drape_lighting, _lamp_lighting)[rng.choice(3, p=[0.5, 0.25, 0.25])],
-        clumping=float(rng.uniform(0.3, 1.0)), volume=float(rng.uniform(0.3, 1.0)))
+    return _draw_look(rng, _MIXED_PARTS)
 
 
 def varied_look(rng: np.random.Generator) -> Look:
     """One visit's look for ``--look varied`` (see :data:`LOOKS`)."""
-    return Look(
-        light=(_everyday_light, _ring_flash, _side_lamp, _window_backlight)[
-            rng.choice(4, p=[0.4, 0.2, 0.2, 0.2])],
-        background=(_background, _drape_background, _wallpaper_background,
-                    _blurred_room_background, _tiled_background)[
-            rng.choice(5, p=[0.3, 0.15, 0.15, 0.2, 0.2])],
-        hair=(_straight_hair, _coiled_hair, _wavy_hair)[rng.choice(3, p=[0.45, 0.25, 0.3])],
-        grade=(None, _drape_lighting, _lamp_lighting, _phone_hdr_grade, _dim_grade)[
-            rng.choice(5, p=[0.35, 0.15, 0.15, 0.2, 0.15])],
-        clumping=float(rng.uniform(0.3, 1.0)), volume=float(rng.uniform(0.3, 1.0)))
+    return _draw_look(rng, _VARIED_PARTS)
 
 
 DRAWN_LOOKS: dict[str, Callable[[np.random.Generator], Look]] = {
