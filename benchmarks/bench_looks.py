@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-looks"))
     parser.add_argument("--looks", nargs="+", choices=LOOKS, default=list(LOOKS),
                         help="looks to render and score (the default look is always included)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings().tta,
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="mirror test-time augmentation, as `autosalt infer` by default")
     parser.add_argument("--section", default="looks", help="section name in docs/benchmarks.md")
     args = parser.parse_args()

@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=2)
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--size", type=int, default=384, help="photo size of the rendered test set")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings().tta,
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="average each prediction with the mirrored photo's, as `autosalt infer` "
                              "does by default (--no-tta: the network alone)")
     parser.add_argument("--section", default="model", help="section name in docs/benchmarks.md")

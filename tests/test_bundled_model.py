@@ -35,7 +35,7 @@ def test_checkpoint_is_small_plain_and_described():
 def sample_scores() -> dict[tuple[str, str], tuple[float, float]]:
     """(patient, visit) -> (predicted SALT, true SALT) for the 12 sample visits, scored as
     ``autosalt infer`` scores them by default (with or without mirror TTA)."""
-    predictor, tta = Predictor(MODEL), Settings().tta
+    predictor, tta = Predictor(MODEL), Settings.tta
     with (SAMPLE / "truth.csv").open(newline="") as stream:
         truth = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
     scores = {}

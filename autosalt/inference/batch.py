@@ -458,7 +458,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="torch backend: fp32 (default) or bf16 autocast (only where the CPU or GPU "
                              "runs bf16 natively; else fp32)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="average each prediction with the mirrored photo's (default; "
                              "--no-tta runs the network once per photo instead of twice)")
     parser.add_argument("--allow-partial", action="store_true",
