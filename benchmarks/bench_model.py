@@ -29,7 +29,7 @@ from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
-from autosalt.training.engine import evaluate  # noqa: E402
+from autosalt.training.engine import evaluate_visits, summarise  # noqa: E402
 
 METHODS = ("pixel", "surface")
 
@@ -65,13 +65,13 @@ def main() -> int:
             generate(data, patients=args.patients, visits=args.visits, seed=args.seed,
                      options=SynthOptions(size=(args.size, args.size)), workers=2, progress=True)
         truth = {(r["patient"], r["visit"]): r["pattern"] for r in read_csv_rows(data / "truth.csv")}
-        samples = list_samples([data])
-        groups = {"all": samples}
-        for pattern in sorted(set(truth.values())):
-            groups[pattern] = [s for s in samples if truth[(s.patient, s.visit)] == pattern]
-        results = {method: {name: evaluate(predictor.model, group, predictor.input_size, "cpu",
-                                           method=method, progress=False, tta=args.tta)
-                            for name, group in groups.items()} for method in METHODS}
+        visits = evaluate_visits(predictor.model, list_samples([data]), predictor.input_size, "cpu",
+                                 methods=METHODS, tta=args.tta)  # each visit predicted once
+    groups = {"all": visits}
+    for pattern in sorted(set(truth.values())):
+        groups[pattern] = [v for v in visits if truth[(v.patient, v.visit)] == pattern]
+    results = {method: {name: summarise(group, method) for name, group in groups.items()}
+               for method in METHODS}
     lines = [f"## {args.title} (`benchmarks/bench_model.py`)", "",
              f"Machine: {where}. Model `{args.model}` ({predictor.model_id}); test set "
              + (f"`{args.data}`" if args.data else

@@ -18,7 +18,7 @@ import autosalt.training.train as training
 from autosalt.config import ConfigError, load_config
 from autosalt.model.checkpoint import load_checkpoint
 from autosalt.synth.generate import SynthOptions, generate
-from autosalt.training.data import RootMixSampler, Sample, list_samples, make_split
+from autosalt.training.data import RootMixSampler, Sample, list_samples, load_targets, make_split
 from autosalt.training.engine import ModelEma
 from autosalt.training.presets import EvalPreset, TrainPreset
 
@@ -100,6 +100,29 @@ def test_evaluate_per_visit_errors_pair_visits_and_average_to_the_salt_mae(tiny_
     assert len(errors) == paired["visits"]
     assert np.mean(list(errors.values())) == pytest.approx(plain["salt_mae"])
     assert 0.0 <= plain["loss_soft_jaccard"] <= 1.0
+
+
+def test_summarise_of_one_pass_matches_evaluate_per_method_and_pools_groups(tiny_data):
+    # bench_model predicts each visit once for both methods and summarises pattern groups from
+    # the same results: that must equal a separate evaluate() per method, and the groups' pixel
+    # counts and SALT errors must add up to the whole.
+    from autosalt.model.factory import create_model
+    from autosalt.training.engine import evaluate, evaluate_visits, summarise
+
+    torch.manual_seed(0)
+    model = create_model("unet", "mobilenet_v2", pretrained=False)
+    samples = list_samples([tiny_data])
+    visits = evaluate_visits(model, samples, 64, "cpu", methods=("pixel", "surface"), progress=False)
+    for method in ("pixel", "surface"):
+        alone = evaluate(model, samples, 64, "cpu", method=method, progress=False, per_visit=True)
+        together = summarise(visits, method, per_visit=True)
+        assert together["visit_errors"] == pytest.approx(alone["visit_errors"])
+        for key in ("salt_mae", "salt_bias", "scalp_jaccard", "loss_soft_jaccard", "fraction_mae"):
+            assert together[key] == pytest.approx(alone[key], nan_ok=True)
+    first, rest = summarise(visits[:1], "pixel"), summarise(visits[1:], "pixel")
+    assert first["visits"] + rest["visits"] == summarise(visits, "pixel")["visits"] == len(visits)
+    assert sum(v.confusion.sum() for v in visits) == sum(
+        int((load_targets(s)[1] != 255).sum()) for s in samples)
 
 
 def test_evaluate_reports_the_signed_bias_of_the_scores(tiny_data, monkeypatch):

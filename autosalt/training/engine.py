@@ -7,6 +7,7 @@ import copy
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -194,21 +195,32 @@ def group_visits(samples: list[Sample]) -> list[list[Sample]]:
     return [visits[key] for key in sorted(visits)]
 
 
-@torch.no_grad()
-def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
-             channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
-             progress: bool = True, per_visit: bool = False, tta: bool = False) -> dict:
-    """Full-resolution validation through the real post-processing.
+@dataclass
+class VisitResult:
+    """One visit's share of the validation measures, kept so that any group of visits can be
+    summarised (:func:`summarise`) without predicting them again."""
 
-    Each visit's photos go through the same path as batch scoring (letterbox, network,
-    resize back, masks -> per-view percents -> SALT) and are compared with the truth:
-    ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
-    Returns per-class IoU, scalp and hair-loss Jaccard (class masks), the soft hair-loss
-    Jaccard of the loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE and
-    ``salt_bias`` (mean signed error, predicted minus true: negative = under-call); with
-    ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT error}`` for
-    paired comparisons of two models on the same visits. ``tta``: as in batch scoring, average
-    each photo's prediction with its mirror image's.
+    patient: str
+    visit: str
+    confusion: np.ndarray  # (4, 4) pixel counts, truth x prediction
+    fraction_error: float  # sum over true scalp pixels of |predicted - true| loss fraction
+    fraction_count: int  # true scalp pixels
+    overlap: float  # soft hair-loss overlap: sum of minima of the loss fractions
+    union: float  # sum of maxima
+    salt_errors: dict[str, float]  # method -> SALT predicted minus true; absent: not scored
+
+
+@torch.no_grad()
+def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
+                    channels_last: bool = True, methods: Sequence[str] | None = None,
+                    max_visits: int | None = None, progress: bool = True, tta: bool = False
+                    ) -> list[VisitResult]:
+    """Predict every visit once, through the same path as batch scoring (letterbox, network,
+    resize back, masks -> per-view percents -> SALT with each of ``methods``), and compare with
+    the truth: ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
+    A visit that lacks a view adds its pixels but no SALT error; one the post-processing cannot
+    score counts as scored 0. ``tta``: as in batch scoring, average each photo's prediction with
+    its mirror image's.
     """
     from tqdm import tqdm
 
@@ -218,16 +230,12 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
     from autosalt.postprocess.visit import DEFAULT_METHOD, score_visit
     from autosalt.salt import salt_from_views
 
-    method = method or DEFAULT_METHOD
+    methods = tuple(methods or (DEFAULT_METHOD,))
     predictor = Predictor.__new__(Predictor)  # wrap the in-memory model, no file round trip
     predictor.model, predictor.input_size, predictor.device = model, input_size, torch.device(device)
     predictor.channels_last, predictor.bf16 = channels_last, resolve_bf16(bf16, device)
     model.eval()
-    confusion = ConfusionMatrix()
-    fraction_error, fraction_count = 0.0, 0
-    overlap, union = 0.0, 0.0
-    signed_errors, visit_errors = [], {}
-    truths = {}
+    results, truths = [], {}
     visits = group_visits(samples)[:max_visits] if max_visits else group_visits(samples)
     for visit in tqdm(visits, desc="validate", unit="visit", disable=not progress):
         root = visit[0].root
@@ -235,40 +243,75 @@ def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool =
             truths[root] = read_truth(root)
         loaded = [load_targets(sample) for sample in visit]
         predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta)
+        confusion = ConfusionMatrix()
+        result = VisitResult(visit[0].patient, visit[0].visit, confusion.matrix, 0.0, 0, 0.0, 0.0, {})
         masks, losses, true_masks, true_losses = {}, {}, {}, {}
         for sample, (_, mask, loss), prediction in zip(visit, loaded, predictions):
             confusion.update(mask, prediction.mask)
             scalp = scalp_pixels(mask)
             true_fraction = pixel_loss_fraction(mask, loss.astype(np.float32) / 255.0)
             if scalp.any():
-                fraction_error += float(np.abs(prediction.loss[scalp] - true_fraction[scalp]).sum())
-                fraction_count += int(scalp.sum())
+                result.fraction_error += float(np.abs(prediction.loss[scalp] - true_fraction[scalp]).sum())
+                result.fraction_count += int(scalp.sum())
             common, either = soft_overlap(prediction.loss, true_fraction, mask != CLASS_IGNORE)
-            overlap, union = overlap + common, union + either
+            result.overlap, result.union = result.overlap + common, result.union + either
             masks[sample.view], losses[sample.view] = prediction.mask, prediction.loss
             true_masks[sample.view], true_losses[sample.view] = mask, loss.astype(np.float32) / 255.0
+        results.append(result)
         if set(masks) != set(VIEWS):
             continue
-        predicted = score_visit(masks, losses, method=method)
-        truth_salt = truths[root].get((visit[0].patient, visit[0].visit))
-        if truth_salt is None:
-            reference = score_visit(true_masks, true_losses, method=method)
-            if reference.errors:
-                continue
-            truth_salt = salt_from_views(reference.values)
-        if predicted.errors or any(v is None for v in predicted.values.values()):
-            signed_errors.append(-float(truth_salt))  # unscorable counts as scored 0
-        else:
-            signed_errors.append(salt_from_views(predicted.values) - truth_salt)
-        visit_errors[(visit[0].patient, visit[0].visit)] = abs(signed_errors[-1])
+        for method in methods:
+            predicted = score_visit(masks, losses, method=method)
+            truth_salt = truths[root].get((visit[0].patient, visit[0].visit))
+            if truth_salt is None:
+                reference = score_visit(true_masks, true_losses, method=method)
+                if reference.errors:
+                    continue
+                truth_salt = salt_from_views(reference.values)
+            if predicted.errors or any(v is None for v in predicted.values.values()):
+                result.salt_errors[method] = -float(truth_salt)  # unscorable counts as scored 0
+            else:
+                result.salt_errors[method] = salt_from_views(predicted.values) - truth_salt
+    return results
+
+
+def summarise(results: list[VisitResult], method: str, per_visit: bool = False) -> dict:
+    """Validation measures of a group of visits (pixel measures pooled over the group's pixels):
+    per-class IoU, scalp and hair-loss Jaccard (class masks), the soft hair-loss Jaccard of the
+    loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE, max error and
+    ``salt_bias`` (mean signed error, predicted minus true: negative = under-call) with
+    ``method``; with ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT
+    error}`` for paired comparisons of two models on the same visits."""
+    confusion = ConfusionMatrix()
+    for result in results:
+        confusion.matrix += result.confusion
+    overlap = sum(result.overlap for result in results)
+    union = sum(result.union for result in results)
+    fraction_count = sum(result.fraction_count for result in results)
+    scored = [result for result in results if method in result.salt_errors]
+    signed_errors = [result.salt_errors[method] for result in scored]
     iou = confusion.iou()
-    extra = {"visit_errors": visit_errors} if per_visit else {}
+    extra = ({"visit_errors": {(r.patient, r.visit): abs(r.salt_errors[method]) for r in scored}}
+             if per_visit else {})
     return {
         "iou": iou, "scalp_jaccard": iou["scalp"], "loss_jaccard": iou["scalp_loss"],
         "loss_soft_jaccard": overlap / union if union > 0 else float("nan"),
-        "fraction_mae": fraction_error / max(fraction_count, 1),
+        "fraction_mae": sum(result.fraction_error for result in results) / max(fraction_count, 1),
         "salt_mae": float(np.mean(np.abs(signed_errors))) if signed_errors else float("nan"),
         "salt_max_error": float(np.max(np.abs(signed_errors))) if signed_errors else float("nan"),
         "salt_bias": float(np.mean(signed_errors)) if signed_errors else float("nan"),
         "visits": len(signed_errors), "method": method, **extra,
     }
+
+
+def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
+             channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
+             progress: bool = True, per_visit: bool = False, tta: bool = False) -> dict:
+    """Full-resolution validation through the real post-processing with one ``method``:
+    :func:`evaluate_visits`, then :func:`summarise` over all visits."""
+    from autosalt.postprocess.visit import DEFAULT_METHOD
+
+    method = method or DEFAULT_METHOD
+    results = evaluate_visits(model, samples, input_size, device, bf16, channels_last, (method,),
+                              max_visits, progress, tta)
+    return summarise(results, method, per_visit)
