@@ -67,6 +67,45 @@ def test_evaluate_writes_metrics_and_report(tmp_path):
         assert (out / plot).stat().st_size > 1000
 
 
+def test_evaluate_splits_agreement_by_the_visits_status(tmp_path, capsys):
+    # Visits 3 (error 4) and 10 (error 3) flagged: their MAE, bias and largest error are
+    # reported apart from the ok visits', in metrics.json, metrics.csv, the report and the
+    # summary printed.
+    predicted, manual = write_tables(tmp_path)
+    lines = predicted.read_text().splitlines(keepends=True)
+    for index in (3, 10):
+        lines[index + 1] = lines[index + 1].replace(",ok,", ",flagged,top.jpg: blurred")
+    predicted.write_text("".join(lines))
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    by_status = json.loads((out / "metrics.json").read_text())["by_status"]
+    assert list(by_status) == ["ok", "flagged"]
+    errors = np.subtract(PREDICTED_SALTS, MANUAL_SALTS)
+    flagged = np.isin(np.arange(len(errors)), [3, 10])
+    assert by_status["flagged"]["n"] == 2 and by_status["ok"]["n"] == 10
+    assert by_status["flagged"]["mae"] == pytest.approx(np.abs(errors[flagged]).mean(), abs=1e-4)
+    assert by_status["ok"]["mae"] == pytest.approx(np.abs(errors[~flagged]).mean(), abs=1e-4)
+    assert by_status["ok"]["bias"] == pytest.approx(errors[~flagged].mean(), abs=1e-4)
+    assert by_status["flagged"]["max_abs_error"] == pytest.approx(4.0)
+    assert by_status["ok"]["share"] == pytest.approx(10 / 12, abs=1e-4)
+    metrics = {row["metric"] for row in csv.DictReader((out / "metrics.csv").open())}
+    assert {"status_ok.mae", "status_flagged.mae", "status_flagged.bias"} <= metrics
+    assert "Largest error" in (out / "report.html").read_text()
+    assert "MAE flagged" in capsys.readouterr().out
+
+
+def test_evaluate_without_a_status_column_has_no_status_split(tmp_path):
+    predicted, manual = write_tables(tmp_path)
+    rows = list(csv.DictReader(predicted.open()))
+    with predicted.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["patient", "visit", "salt"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(row for row in rows if row["salt"])
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["by_status"] == {}
+
+
 def test_evaluate_with_raters_answers_the_rater_question(tmp_path):
     predicted, manual = write_tables(tmp_path, raters=True)
     out = tmp_path / "r"

@@ -97,6 +97,28 @@ def per_view_statistics(joined: Joined) -> dict[str, Estimate]:
             if view in joined.view_pairs}
 
 
+def status_statistics(joined: Joined) -> dict[str, dict]:
+    """Agreement within each status of the predicted table (``ok``, ``flagged``, ...).
+
+    Batch scoring flags visits a person should look at (blur, exposure, a poor surface fit,
+    views that do not look like their names); this says whether the flags pick out the
+    large errors: MAE and bias with their CIs, the largest error, and the share of visits.
+    Empty when the predicted table has no ``status`` column.
+    """
+    statuses = np.array(joined.statuses if joined.statuses else [""] * len(joined.keys))
+    if not (statuses != "").any():
+        return {}
+    result = {}
+    for status in sorted(set(statuses), key=lambda s: (s != "ok", s)):
+        members = statuses == status
+        predicted, manual = joined.predicted[members], joined.manual[members]
+        result[status or "(none)"] = {
+            "n": int(members.sum()), "share": float(members.mean()),
+            "mae": ag.mean_absolute_error(predicted, manual), "bias": ag.bias(predicted, manual),
+            "max_abs_error": float(np.abs(predicted - manual).max())}
+    return result
+
+
 def rater_statistics(joined: Joined) -> dict | None:
     """Raters against each other, each rater against the others, the model against raters.
 
@@ -202,6 +224,13 @@ def metrics_payload(joined: Joined, results: dict, views: dict[str, Estimate],
                          for band, v in results["per_band_mae"].items()},
         "per_view_mae": {view: {"n": int(joined.view_pairs[view][0].size), "mae": _round(e.value),
                                 "ci95": [_round(e.low), _round(e.high)]} for view, e in views.items()},
+        "by_status": {status: {"n": entry["n"], "share": _round(entry["share"]),
+                               "mae": _round(entry["mae"].value),
+                               "mae_ci95": [_round(entry["mae"].low), _round(entry["mae"].high)],
+                               "bias": _round(entry["bias"].value),
+                               "bias_ci95": [_round(entry["bias"].low), _round(entry["bias"].high)],
+                               "max_abs_error": _round(entry["max_abs_error"])}
+                      for status, entry in results["by_status"].items()},
         "raters": _raters_payload(raters),
         "inputs": {"predicted": str(predicted_path), "manual": str(manual_path)},
         "excluded": [{"patient": p, "visit": v, "reason": reason} for (p, v), reason in joined.excluded],
@@ -243,6 +272,9 @@ def metrics_rows(payload: dict, results: dict, views: dict[str, Estimate], rater
             add(f"{name}.{stat}", result[stat], results["n"])
     for view, estimate in views.items():
         add(f"mae_{view}", estimate, payload["per_view_mae"][view]["n"])
+    for status, entry in results["by_status"].items():
+        add(f"status_{status}.mae", entry["mae"], entry["n"])
+        add(f"status_{status}.bias", entry["bias"], entry["n"])
     if raters and "inter_rater" in raters:
         n = raters["n_complete"]
         add("raters.icc1", raters["inter_rater"]["icc1"], n)
@@ -367,6 +399,16 @@ def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estima
                       for view, e in views.items()])
     else:
         report.paragraph("The manual table has no per-view scores, so per-view error is not reported.")
+    if results["by_status"]:
+        report.paragraph("Agreement by the status batch scoring gave each visit: 'ok', or "
+                         "'flagged' for a person to review (blur, exposure, a poor surface fit, "
+                         "views that do not match their names; the flags column says which). "
+                         "Flags are useful when the large errors fall among the flagged visits.")
+        report.table(["Status", "n", "Share of visits", "MAE", "95% CI", "Bias", "95% CI",
+                      "Largest error"],
+                     [[status, entry["n"], f"{100 * entry['share']:.0f}%", entry["mae"].value,
+                       _ci_text(entry["mae"]), entry["bias"].value, _ci_text(entry["bias"]),
+                       entry["max_abs_error"]] for status, entry in results["by_status"].items()])
     if raters is not None:
         _rater_section(report, raters)
     report.image(plots["scatter"], "Figure 1. Predicted vs manual SALT; the diagonal is perfect "
@@ -425,6 +467,7 @@ def evaluate(predicted_path: str | Path, manual_path: str | Path, out: str | Pat
         raise TableError(f"{predicted_path} and {manual_path} share no (patient, visit): check "
                          "that ids are written the same way in both (e.g. '007' vs '7')")
     results = agreement_statistics(joined.predicted, joined.manual)
+    results["by_status"] = status_statistics(joined)
     views = per_view_statistics(joined)
     raters = rater_statistics(joined)
     out.mkdir(parents=True, exist_ok=True)
@@ -454,6 +497,9 @@ def run(args: argparse.Namespace) -> int:
                        ("CCC", "ccc"), ("kappa S-scale", "kappa_s_scale")):
         value = payload[key]
         print(f"{label:>14}: {'n/a' if value is None else value}")
+    for status, entry in payload["by_status"].items():
+        print(f"{'MAE ' + status:>14}: {entry['mae']} (n {entry['n']}, largest error "
+              f"{entry['max_abs_error']})")
     print(f"excluded {len(payload['excluded'])}, only predicted {len(payload['only_predicted'])}, "
           f"only manual {len(payload['only_manual'])}")
     print(f"report: {args.out / 'report.html'}")

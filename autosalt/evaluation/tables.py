@@ -135,6 +135,7 @@ class Joined:
     only_predicted: list[Key]
     only_manual: list[Key]
     excluded: list[tuple[Key, str]]  # predicted rows not scored, with reason
+    statuses: list[str] = field(default_factory=list)  # predicted row's status per key ('' if none)
 
 
 def join_scores(predicted: ScoreTable, manual: ScoreTable) -> Joined:
@@ -169,7 +170,8 @@ def join_scores(predicted: ScoreTable, manual: ScoreTable) -> Joined:
                         dtype=float),
         raters=raters, manual_by_rater=by_rater, view_pairs=view_pairs,
         only_predicted=only_predicted, only_manual=only_manual,
-        excluded=list(predicted.excluded))
+        excluded=list(predicted.excluded),
+        statuses=[predicted_by_key[key].status for key in keys])
 
 
 @dataclass(frozen=True)
