@@ -34,6 +34,47 @@ from autosalt.training.data import list_samples  # noqa: E402
 from autosalt.training.engine import evaluate  # noqa: E402
 
 
+def render_once(root: Path, *, patients: int, visits: int, seed: int, size: int, look: str) -> Path:
+    """``autosalt synth`` into ``root`` unless a finished render (truth.csv) is already there."""
+    if not (root / "truth.csv").exists():
+        subprocess.run([str(Path(sys.executable).parent / "autosalt"), "synth", str(root),
+                        "--patients", str(patients), "--visits", str(visits), "--seed", str(seed),
+                        "--size", str(size), str(size), "--look", look, "--quiet"], check=True)
+    return root
+
+
+def score_variants(models: list[Path], roots: dict[str, Path], tta: bool) -> list[str]:
+    """Table rows: every model on every variant (the same heads rendered differently), each
+    variant's SALT error compared visit by visit with the first variant's."""
+    rows = []
+    reference = next(iter(roots))
+    for model in models:
+        predictor = Predictor(model)
+        results = {name: evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
+                                  progress=False, per_visit=True, tta=tta)
+                   for name, root in roots.items()}
+        for name, result in results.items():
+            if name == reference:
+                change = "-"
+            else:
+                mean, low, high, _, _ = paired_change(results[reference]["visit_errors"],
+                                                      result["visit_errors"])
+                change = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+            rows.append(f"| `{model}` ({predictor.model_id}) | {name} | {result['visits']} | "
+                        f"{result['salt_mae']:.2f} | {result['salt_bias']:+.2f} | {change} | "
+                        f"{result['salt_max_error']:.2f} | "
+                        f"{result['scalp_jaccard']:.3f} | {result['loss_jaccard']:.3f} | "
+                        f"{result['loss_soft_jaccard']:.3f} | {result['fraction_mae']:.3f} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
+def table_header(variant: str, reference: str) -> list[str]:
+    return [f"| model | {variant} | visits | SALT MAE | SALT bias | change vs {reference} [95% CI] | "
+            "SALT max | scalp Jaccard | hair-loss Jaccard | hair-loss soft Jaccard | "
+            "loss-fraction MAE |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, nargs="+", default=[Path("models/autosalt-default.pt")])
@@ -50,32 +91,10 @@ def main() -> int:
     args = parser.parse_args()
     looks = ["default"] + [look for look in LOOKS if look in args.looks and look != "default"]
     where = machine()
-    roots = {}
-    for look in looks:
-        roots[look] = args.work / f"{look}_{args.seed}_{args.patients}x{args.visits}_{args.size}"
-        if not (roots[look] / "truth.csv").exists():
-            subprocess.run([str(Path(sys.executable).parent / "autosalt"), "synth", str(roots[look]),
-                            "--patients", str(args.patients), "--visits", str(args.visits),
-                            "--seed", str(args.seed), "--size", str(args.size), str(args.size),
-                            "--look", look, "--quiet"], check=True)
-    rows = []
-    for model in args.models:
-        predictor = Predictor(model)
-        results = {look: evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
-                                  progress=False, per_visit=True, tta=args.tta)
-                   for look, root in roots.items()}
-        for look, result in results.items():
-            if look == "default":
-                change = "-"
-            else:
-                mean, low, high, _, _ = paired_change(results["default"]["visit_errors"],
-                                                      result["visit_errors"])
-                change = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
-            rows.append(f"| `{model}` ({predictor.model_id}) | {look} | {result['visits']} | "
-                        f"{result['salt_mae']:.2f} | {change} | {result['salt_max_error']:.2f} | "
-                        f"{result['scalp_jaccard']:.3f} | {result['loss_jaccard']:.3f} | "
-                        f"{result['loss_soft_jaccard']:.3f} | {result['fraction_mae']:.3f} |")
-            print(rows[-1], flush=True)
+    roots = {look: render_once(args.work / f"{look}_{args.seed}_{args.patients}x{args.visits}_{args.size}",
+                               patients=args.patients, visits=args.visits, seed=args.seed,
+                               size=args.size, look=look) for look in looks}
+    rows = score_variants(args.models, roots, args.tta)
     body = "\n".join([
         "## Models across photo looks (`benchmarks/bench_looks.py`)", "",
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
@@ -84,13 +103,12 @@ def main() -> int:
         f"the exact truth are identical, only the photos differ. Photos -> network "
         f"({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
         f"{', averaged with the mirrored photo' if args.tta else ''}) -> "
-        "`surface` -> SALT. *Change vs default look*: SALT error in that look minus in the "
-        "default look, visit by visit, mean with a 95% interval from a bootstrap over patients. "
+        "`surface` -> SALT. *SALT bias*: mean signed error (negative = under-call). *Change "
+        "vs default look*: SALT error in that look minus in the default look, visit by visit, "
+        "mean with a 95% interval from a bootstrap over patients. "
         "Which looks each model was trained on: `models/MODEL_CARD.md`. Synthetic accuracy, not "
         "clinical accuracy.", "",
-        "| model | look | visits | SALT MAE | change vs default look [95% CI] | SALT max | "
-        "scalp Jaccard | hair-loss Jaccard | hair-loss soft Jaccard | loss-fraction MAE |",
-        "|---|---|---|---|---|---|---|---|---|---|", *rows])
+        *table_header("look", "default look"), *rows])
     write_section(args.section, body)
     print(body)
     return 0
