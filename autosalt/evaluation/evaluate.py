@@ -105,7 +105,7 @@ def status_statistics(joined: Joined) -> dict[str, dict]:
     large errors: MAE and bias with their CIs, the largest error, and the share of visits.
     Empty when the predicted table has no ``status`` column.
     """
-    statuses = np.array(joined.statuses if joined.statuses else [""] * len(joined.keys))
+    statuses = np.array(joined.statuses, dtype=str)
     if not (statuses != "").any():
         return {}
     result = {}

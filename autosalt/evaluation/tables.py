@@ -135,7 +135,7 @@ class Joined:
     only_predicted: list[Key]
     only_manual: list[Key]
     excluded: list[tuple[Key, str]]  # predicted rows not scored, with reason
-    statuses: list[str] = field(default_factory=list)  # predicted row's status per key ('' if none)
+    statuses: list[str]  # the predicted row's status per key ('' without a status column)
 
 
 def join_scores(predicted: ScoreTable, manual: ScoreTable) -> Joined:
