@@ -260,10 +260,11 @@ def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16:
         results.append(result)
         if set(masks) != set(VIEWS):
             continue
+        recorded = truths[root].get((visit[0].patient, visit[0].visit))  # truth.csv's SALT
         for method in methods:
             predicted = score_visit(masks, losses, method=method)
-            truth_salt = truths[root].get((visit[0].patient, visit[0].visit))
-            if truth_salt is None:
+            truth_salt = recorded
+            if truth_salt is None:  # no truth.csv: the SALT of the true masks, by this method
                 reference = score_visit(true_masks, true_losses, method=method)
                 if reference.errors:
                     continue
