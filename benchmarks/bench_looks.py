@@ -69,6 +69,13 @@ def score_variants(models: list[Path], roots: dict[str, Path], tta: bool) -> lis
     return rows
 
 
+def pipeline_text(tta: bool) -> str:
+    """How every variant is scored, and what the bias column means (for the section text)."""
+    return (f"Photos -> network ({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
+            f"{', averaged with the mirrored photo' if tta else ''}) -> `surface` -> SALT. "
+            "*SALT bias*: mean signed error (negative = under-call).")
+
+
 def table_header(variant: str, reference: str) -> list[str]:
     return [f"| model | {variant} | visits | SALT MAE | SALT bias | change vs {reference} [95% CI] | "
             "SALT max | scalp Jaccard | hair-loss Jaccard | hair-loss soft Jaccard | "
@@ -100,10 +107,7 @@ def main() -> int:
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
         f"{args.seed}, {args.patients} patients x {args.visits} visits, {args.size}x{args.size}) "
         f"rendered in each look of `autosalt synth --look` ({', '.join(looks)}): the heads and "
-        f"the exact truth are identical, only the photos differ. Photos -> network "
-        f"({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
-        f"{', averaged with the mirrored photo' if args.tta else ''}) -> "
-        "`surface` -> SALT. *SALT bias*: mean signed error (negative = under-call). *Change "
+        f"the exact truth are identical, only the photos differ. {pipeline_text(args.tta)} *Change "
         "vs default look*: SALT error in that look minus in the default look, visit by visit, "
         "mean with a 95% interval from a bootstrap over patients. "
         "Which looks each model was trained on: `models/MODEL_CARD.md`. Synthetic accuracy, not "

@@ -25,10 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-from bench_looks import render_once, score_variants, table_header  # noqa: E402
+from bench_looks import pipeline_text, render_once, score_variants, table_header  # noqa: E402
 
 from autosalt.inference.batch import Settings  # noqa: E402
-from autosalt.model.precision import resolve_bf16  # noqa: E402
 from autosalt.synth.render import LOOKS  # noqa: E402
 
 
@@ -59,10 +58,8 @@ def main() -> int:
         f"rendered at {', '.join(str(s) for s in args.sizes)} px square: the heads and the exact "
         "truth are identical, only the pixel count differs; strands are drawn about a pixel wide "
         "at any size, so larger renders have finer hair that blends into a tint once the photo "
-        "is downscaled to the network's input, as real high-resolution photos do. Photos -> "
-        f"network ({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
-        f"{', averaged with the mirrored photo' if args.tta else ''}) -> `surface` -> SALT. "
-        "*SALT bias*: mean signed error (negative = under-call). *Change*: SALT error at that "
+        "is downscaled to the network's input, as real high-resolution photos do. "
+        f"{pipeline_text(args.tta)} *Change*: SALT error at that "
         f"size minus at {args.sizes[0]} px, visit by visit, mean with a 95% interval from a "
         "bootstrap over patients. Synthetic accuracy, not clinical accuracy.", "",
         *table_header("photo size", f"{args.sizes[0]} px"), *rows])
