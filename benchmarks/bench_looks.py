@@ -2,7 +2,8 @@
 
     python benchmarks/bench_looks.py [--models models/autosalt-default.pt OTHER.pt ...]
                                      [--patients 30] [--seed 3000] [--size 384] [--work DIR]
-                                     [--looks default studio ...] [--no-tta] [--section looks]
+                                     [--looks default studio ...] [--no-tta] [--no-refine]
+                                     [--section looks]
 
 A model that learned hair loss, not one generator's way of drawing it, should keep its
 accuracy when the photos change while the heads stay the same. ``autosalt synth --look``
@@ -43,7 +44,7 @@ def render_once(root: Path, *, patients: int, visits: int, seed: int, size: int,
     return root
 
 
-def score_variants(models: list[Path], roots: dict[str, Path], tta: bool) -> list[str]:
+def score_variants(models: list[Path], roots: dict[str, Path], tta: bool, refine: bool) -> list[str]:
     """Table rows: every model on every variant (the same heads rendered differently), each
     variant's SALT error compared visit by visit with the first variant's."""
     rows = []
@@ -51,7 +52,7 @@ def score_variants(models: list[Path], roots: dict[str, Path], tta: bool) -> lis
     for model in models:
         predictor = Predictor(model)
         results = {name: evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
-                                  progress=False, per_visit=True, tta=tta)
+                                  progress=False, per_visit=True, tta=tta, refine=refine)
                    for name, root in roots.items()}
         for name, result in results.items():
             if name == reference:
@@ -69,10 +70,11 @@ def score_variants(models: list[Path], roots: dict[str, Path], tta: bool) -> lis
     return rows
 
 
-def pipeline_text(tta: bool) -> str:
+def pipeline_text(tta: bool, refine: bool) -> str:
     """How every variant is scored, and what the bias column means (for the section text)."""
     return (f"Photos -> network ({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
-            f"{', averaged with the mirrored photo' if tta else ''}) -> `surface` -> SALT. "
+            f"{', averaged with the mirrored photo' if tta else ''}"
+            f"{'; a small head again on a crop around it' if refine else ''}) -> `surface` -> SALT. "
             "*SALT bias*: mean signed error (negative = under-call).")
 
 
@@ -94,6 +96,8 @@ def main() -> int:
                         help="looks to render and score (the default look is always included)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="mirror test-time augmentation, as `autosalt infer` by default")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+                        help="second pass on a crop around a small head, as `autosalt infer` by default")
     parser.add_argument("--section", default="looks", help="section name in docs/benchmarks.md")
     args = parser.parse_args()
     looks = ["default"] + [look for look in LOOKS if look in args.looks and look != "default"]
@@ -101,13 +105,14 @@ def main() -> int:
     roots = {look: render_once(args.work / f"{look}_{args.seed}_{args.patients}x{args.visits}_{args.size}",
                                patients=args.patients, visits=args.visits, seed=args.seed,
                                size=args.size, look=look) for look in looks}
-    rows = score_variants(args.models, roots, args.tta)
+    rows = score_variants(args.models, roots, args.tta, args.refine)
     body = "\n".join([
         "## Models across photo looks (`benchmarks/bench_looks.py`)", "",
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
         f"{args.seed}, {args.patients} patients x {args.visits} visits, {args.size}x{args.size}) "
         f"rendered in each look of `autosalt synth --look` ({', '.join(looks)}): the heads and "
-        f"the exact truth are identical, only the photos differ. {pipeline_text(args.tta)} *Change "
+        f"the exact truth are identical, only the photos differ. "
+        f"{pipeline_text(args.tta, args.refine)} *Change "
         "vs default look*: SALT error in that look minus in the default look, visit by visit, "
         "mean with a 95% interval from a bootstrap over patients. "
         "Which looks each model was trained on: `models/MODEL_CARD.md`. Synthetic accuracy, not "

@@ -1,6 +1,7 @@
 """Accuracy of a model end to end on held-out synthetic visits: photos -> network -> SALT.
 
     python benchmarks/bench_model.py [--model models/autosalt-default.pt] [--data ROOT] [--no-tta]
+                                     [--no-refine]
                                      [--section model] [--title TEXT]
                                      [--patients 60] [--seed 3000] [--size 384]
 
@@ -52,6 +53,9 @@ def main() -> int:
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="average each prediction with the mirrored photo's, as `autosalt infer` "
                              "does by default (--no-tta: the network alone)")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+                        help="second pass on a crop around a small head, as `autosalt infer` does "
+                             "by default (--no-refine: one pass on the whole photo)")
     parser.add_argument("--section", default="model", help="section name in docs/benchmarks.md")
     parser.add_argument("--title", default="Default model on held-out synthetic visits",
                         help="the section's heading")
@@ -66,7 +70,7 @@ def main() -> int:
                      options=SynthOptions(size=(args.size, args.size)), workers=2, progress=True)
         truth = {(r["patient"], r["visit"]): r["pattern"] for r in read_csv_rows(data / "truth.csv")}
         visits = evaluate_visits(predictor.model, list_samples([data]), predictor.input_size, "cpu",
-                                 methods=METHODS, tta=args.tta)  # each visit predicted once
+                                 methods=METHODS, tta=args.tta, refine=args.refine)  # once each
     groups = {"all": visits}
     for pattern in sorted(set(truth.values())):
         groups[pattern] = [v for v in visits if truth[(v.patient, v.visit)] == pattern]
@@ -79,6 +83,8 @@ def main() -> int:
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
              + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}"
              + (", averaged with the mirrored photo's prediction" if args.tta else "")
+             + ("; where the head with a 25% margin spans less than 80% of the photo, again on "
+                "a crop around it" if args.refine else "")
              + ") -> post-processing -> "
              "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
              "(negative = under-call). *Hair-loss Jaccard* compares the class masks, which split "

@@ -3,7 +3,7 @@
     python benchmarks/bench_resolution.py [--models models/autosalt-default.pt OTHER.pt ...]
                                           [--sizes 288 384 768] [--patients 30] [--visits 1]
                                           [--seed 3000] [--look default] [--work DIR]
-                                          [--no-tta] [--section resolution]
+                                          [--no-tta] [--no-refine] [--section resolution]
 
 The network always sees the photo letterboxed to its input size (288 px for the default
 model), so a larger photo reaches it downscaled. The generator draws hair strands about one
@@ -43,6 +43,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-resolution"))
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="mirror test-time augmentation, as `autosalt infer` by default")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+                        help="second pass on a crop around a small head, as `autosalt infer` by default")
     parser.add_argument("--section", default="resolution", help="section name in docs/benchmarks.md")
     args = parser.parse_args()
     where = machine()
@@ -50,7 +52,7 @@ def main() -> int:
         args.work / f"{args.look}_{args.seed}_{args.patients}x{args.visits}_{size}",
         patients=args.patients, visits=args.visits, seed=args.seed, size=size, look=args.look)
         for size in args.sizes}
-    rows = score_variants(args.models, roots, args.tta)
+    rows = score_variants(args.models, roots, args.tta, args.refine)
     body = "\n".join([
         "## Models across photo resolutions (`benchmarks/bench_resolution.py`)", "",
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
@@ -59,7 +61,7 @@ def main() -> int:
         "truth are identical, only the pixel count differs; strands are drawn about a pixel wide "
         "at any size, so larger renders have finer hair that blends into a tint once the photo "
         "is downscaled to the network's input, as real high-resolution photos do. "
-        f"{pipeline_text(args.tta)} *Change*: SALT error at that "
+        f"{pipeline_text(args.tta, args.refine)} *Change*: SALT error at that "
         f"size minus at {args.sizes[0]} px, visit by visit, mean with a 95% interval from a "
         "bootstrap over patients. Synthetic accuracy, not clinical accuracy.", "",
         *table_header("photo size", f"{args.sizes[0]} px"), *rows])

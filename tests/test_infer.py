@@ -227,9 +227,11 @@ def test_cli_exit_code_and_summary(synth, tiny_model, tmp_path, capsys):
     assert run["status"] == "complete" and run["counts"]["error"] == 1
     assert run["model"]["id"] == "tiny" and "torch" in run["versions"]
     assert run["settings"]["tta"] is True  # mirror TTA unless --no-tta
+    assert run["settings"]["refine"] is True  # a second pass on small heads unless --no-refine
     assert main(["infer", str(photos), "--out", str(tmp_path / "plain"), "--model", str(tiny_model),
-                 "--quiet", "--no-tta"]) == 1
-    assert json.loads((tmp_path / "plain/run.json").read_text())["settings"]["tta"] is False
+                 "--quiet", "--no-tta", "--no-refine"]) == 1
+    plain = json.loads((tmp_path / "plain/run.json").read_text())["settings"]
+    assert plain["tta"] is False and plain["refine"] is False
 
 
 def test_missing_model_and_output_inside_input(synth, tmp_path, capsys):

@@ -16,7 +16,7 @@ from autosalt.model.checkpoint import (
     save_checkpoint,
 )
 from autosalt.model.factory import OUTPUT_CHANNELS, PretrainedWeightsError, create_model
-from autosalt.model.predictor import Predictor, letterbox
+from autosalt.model.predictor import Predictor, head_crop, letterbox
 from autosalt.training.engine import AREA_MIN_PIXELS, area_loss, segmentation_loss
 
 ARGS = {"arch": "unet", "encoder": "mobilenet_v2"}
@@ -192,6 +192,50 @@ def test_mirror_tta_maps_the_mirrored_prediction_back(tiny_checkpoint):
     assert (plain.mask[10:38, 6:28] == CLASS_HAIR).all() and (plain.mask[:, 36:] == 0).all()
     assert np.array_equal(plain.mask, mirrored.mask)
     assert np.allclose(plain.loss, mirrored.loss, atol=1e-6)
+
+
+def test_head_crop_squares_a_small_head_with_its_margin_and_skips_a_large_one():
+    mask = np.zeros((200, 300), np.uint8)
+    mask[80:120, 100:140] = 2  # a 40 px head: the crop is 40 * 1.5 = 60 px around its centre
+    rows, cols = head_crop(mask)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (70, 130, 90, 150)
+    mask[:] = 0
+    mask[0:30, 280:300] = 1  # in a corner: the square is clipped to the photo
+    rows, cols = head_crop(mask)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 38, 268, 300)
+    assert head_crop(np.zeros((50, 50), np.uint8)) is None  # no head found
+    mask[:] = 0
+    mask[10:190, 60:240] = 2  # fills the frame: 270 px crop >= 80% of 300
+    assert head_crop(mask) is None
+
+
+def test_refine_predicts_a_small_head_again_on_a_crop_around_it(tiny_checkpoint):
+    # A network that calls red pixels scalp: the small head must reach it again, larger, on a
+    # crop; the result stays at full size with everything outside the crop background.
+    predictor = Predictor(tiny_checkpoint, bf16=False, channels_last=False)
+    seen = []
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        red = (batch[:, :1] > 0).float()
+        seen.append(float(red.mean()))
+        return torch.cat([1 - 2 * red, 0 * red, 2 * red, 0 * red, 0 * red], dim=1)
+
+    predictor.model = network
+    photo = np.zeros((200, 200, 3), np.uint8)
+    photo[90:110, 120:140, 0] = 255
+    photo[5:8, 5:8, 0] = 255  # a speck far away: the crop covers all head pixels found
+    plain = predictor.predict(photo)
+    assert len(seen) == 1
+    refined = predictor.predict(photo, refine=True)
+    assert len(seen) == 3 and seen[2] > 5 * seen[1]  # the second pass sees the head larger
+    assert refined.mask.shape == (200, 200)
+    assert (refined.mask[92:108, 122:138] == CLASS_HAIR).all()
+    assert (plain.mask[92:108, 122:138] == CLASS_HAIR).all()
+    seen.clear()
+    photo[:] = 0
+    photo[10:190, 10:190, 0] = 255  # a head that fills the frame: one pass only
+    assert (predictor.predict(photo, refine=True).mask[20:180, 20:180] == CLASS_HAIR).all()
+    assert len(seen) == 1
 
 
 def test_letterbox_keeps_aspect():

@@ -102,6 +102,7 @@ def shard_of(visit: Visit, count: int) -> int:
 class Settings:
     method: str = DEFAULT_METHOD
     tta: bool = True  # mirror test-time augmentation (docs/benchmarks.md, tta_selection)
+    refine: bool = True  # second pass on a crop around a small head (docs/scoring.md, framing)
     allow_partial: bool = False
     export_annotations: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -178,7 +179,8 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
                           "to score from the views present)")
     if can_score:
         views = [view for view in VIEWS if view in decoded.photos]
-        predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta)
+        predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta,
+                                              settings.refine)
         masks = {view: p.mask for view, p in zip(views, predictions)}
         losses = {view: p.loss for view, p in zip(views, predictions)}
         for view, prediction in zip(views, predictions):
@@ -461,6 +463,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="average each prediction with the mirrored photo's (default; "
                              "--no-tta runs the network once per photo instead of twice)")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+                        help="where the head fills little of the photo, predict again on a crop "
+                             "around it (default; --no-refine: one pass on the whole photo)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="score visits with missing views from the views present (flagged)")
     parser.add_argument("--resume", action="store_true",
@@ -490,8 +495,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     predictor, model_path = load_predictor(args.model, args.backend, args.precision, args.out)
-    settings = Settings(method=args.method, tta=args.tta, allow_partial=args.allow_partial,
-                        export_annotations=args.export_annotations, max_pixels=args.max_pixels,
+    settings = Settings(method=args.method, tta=args.tta, refine=args.refine,
+                        allow_partial=args.allow_partial, export_annotations=args.export_annotations,
+                        max_pixels=args.max_pixels,
                         quality=config.quality)
     run_info = {
         "command": "autosalt infer", "model": {
@@ -499,7 +505,8 @@ def run(args: argparse.Namespace) -> int:
             "input_size": predictor.input_size, "metrics": predictor.metrics},
         "settings": {"method": args.method, "backend": args.backend,
                      "precision": "bf16" if predictor.bf16 else "fp32",  # as run, not as asked
-                     "tta": args.tta, "allow_partial": args.allow_partial, "resume": args.resume,
+                     "tta": args.tta, "refine": args.refine, "allow_partial": args.allow_partial,
+                     "resume": args.resume,
                      "workers": args.workers, "torch_threads": torch.get_num_threads(),
                      "shard": args.shard, "export_annotations": args.export_annotations,
                      "max_pixels": args.max_pixels, "quality": vars(config.quality)},

@@ -42,6 +42,33 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image.transpose(2, 0, 1))
 
 
+#: Head crop of the second pass (``refine``): margin on each side, as a share of the head's
+#: long side, and the largest crop, as a share of the photo's long side, worth a second pass.
+CROP_MARGIN = 0.25
+CROP_MAX_SHARE = 0.80
+
+
+def head_crop(mask: np.ndarray, margin: float = CROP_MARGIN, max_share: float = CROP_MAX_SHARE
+              ) -> tuple[slice, slice] | None:
+    """The square around the predicted head (classes > 0) plus ``margin``, clipped to the photo.
+
+    None when no head was found or the crop would span ``max_share`` or more of the photo's long
+    side: the head already fills the frame as in training, and a second pass would change little.
+    """
+    rows, cols = np.nonzero(mask > 0)
+    if rows.size == 0:
+        return None
+    height, width = mask.shape
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    side = max(bottom - top, right - left) * (1 + 2 * margin)
+    if side >= max_share * max(height, width):
+        return None
+    centre_y, centre_x = (top + bottom) / 2, (left + right) / 2
+    y0, x0 = max(0, round(centre_y - side / 2)), max(0, round(centre_x - side / 2))
+    y1, x1 = min(height, round(centre_y + side / 2)), min(width, round(centre_x + side / 2))
+    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
+
+
 @dataclass
 class Prediction:
     mask: np.ndarray  # (H, W) uint8 class ids 0..3
@@ -75,9 +102,32 @@ class Predictor:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
+    def predict_batch(self, photos: list[np.ndarray], tta: bool = False, refine: bool = False
+                      ) -> list[Prediction]:
+        """Predict masks for RGB uint8 photos (each (H, W, 3), any size).
+
+        ``tta``: average with the mirrored photo's prediction. ``refine``: where the head fills
+        little of the frame, predict again on a crop around it (:func:`head_crop`), so a small or
+        off-centre head reaches the network at the size it was trained on; the crop's prediction
+        replaces the first one, and everything outside the crop is background.
+        """
+        predictions = self._predict_once(photos, tta)
+        if not refine:
+            return predictions
+        crops = {index: crop for index, crop in enumerate(head_crop(p.mask) for p in predictions)
+                 if crop is not None}
+        if not crops:
+            return predictions
+        second = self._predict_once([np.ascontiguousarray(photos[i][crop]) for i, crop in crops.items()], tta)
+        for (index, crop), inner in zip(crops.items(), second):
+            mask = np.zeros_like(predictions[index].mask)
+            loss = np.zeros_like(predictions[index].loss)
+            mask[crop], loss[crop] = inner.mask, inner.loss
+            predictions[index] = Prediction(mask, loss, inner.confidence)
+        return predictions
+
     @torch.no_grad()
-    def predict_batch(self, photos: list[np.ndarray], tta: bool = False) -> list[Prediction]:
-        """Predict masks for RGB uint8 photos (each (H, W, 3), any size)."""
+    def _predict_once(self, photos: list[np.ndarray], tta: bool) -> list[Prediction]:
         boxes = [letterbox(photo, self.input_size) for photo in photos]
         batch = torch.from_numpy(np.stack([normalise(padded) for padded, _ in boxes])).to(self.device)
         if self.channels_last:
@@ -101,5 +151,5 @@ class Predictor:
             results.append(Prediction(mask, loss, confidence))
         return results
 
-    def predict(self, photo: np.ndarray, tta: bool = False) -> Prediction:
-        return self.predict_batch([photo], tta)[0]
+    def predict(self, photo: np.ndarray, tta: bool = False, refine: bool = False) -> Prediction:
+        return self.predict_batch([photo], tta, refine)[0]

@@ -213,14 +213,14 @@ class VisitResult:
 @torch.no_grad()
 def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
                     channels_last: bool = True, methods: Sequence[str] | None = None,
-                    max_visits: int | None = None, progress: bool = True, tta: bool = False
-                    ) -> list[VisitResult]:
+                    max_visits: int | None = None, progress: bool = True, tta: bool = False,
+                    refine: bool = False) -> list[VisitResult]:
     """Predict every visit once, through the same path as batch scoring (letterbox, network,
     resize back, masks -> per-view percents -> SALT with each of ``methods``), and compare with
     the truth: ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
     A visit that lacks a view adds its pixels but no SALT error; one the post-processing cannot
-    score counts as scored 0. ``tta``: as in batch scoring, average each photo's prediction with
-    its mirror image's.
+    score counts as scored 0. ``tta`` and ``refine``: as in batch scoring (mirror averaging; a
+    second pass on a crop around a small head); both off in training's validation.
     """
     from tqdm import tqdm
 
@@ -242,7 +242,7 @@ def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16:
         if root not in truths:
             truths[root] = read_truth(root)
         loaded = [load_targets(sample) for sample in visit]
-        predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta)
+        predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta, refine)
         confusion = ConfusionMatrix()
         result = VisitResult(visit[0].patient, visit[0].visit, confusion.matrix, 0.0, 0, 0.0, 0.0, {})
         masks, losses, true_masks, true_losses = {}, {}, {}, {}
@@ -307,12 +307,13 @@ def summarise(results: list[VisitResult], method: str, per_visit: bool = False) 
 
 def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
              channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
-             progress: bool = True, per_visit: bool = False, tta: bool = False) -> dict:
+             progress: bool = True, per_visit: bool = False, tta: bool = False,
+             refine: bool = False) -> dict:
     """Full-resolution validation through the real post-processing with one ``method``:
     :func:`evaluate_visits`, then :func:`summarise` over all visits."""
     from autosalt.postprocess.visit import DEFAULT_METHOD
 
     method = method or DEFAULT_METHOD
     results = evaluate_visits(model, samples, input_size, device, bf16, channels_last, (method,),
-                              max_visits, progress, tta)
+                              max_visits, progress, tta, refine)
     return summarise(results, method, per_visit)
