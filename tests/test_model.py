@@ -210,31 +210,32 @@ def test_head_crop_squares_a_small_head_with_its_margin_and_skips_a_large_one():
 
 
 def test_refine_predicts_a_small_head_again_on_a_crop_around_it(tiny_checkpoint):
-    # A network that calls red pixels scalp: the small head must reach it again, larger, on a
-    # crop; the result stays at full size with everything outside the crop background.
+    # A network that finds red pixels as head skin everywhere, but calls them scalp only where a
+    # 13 x 13 neighbourhood of its input is all red: a head a few input pixels wide yields no
+    # scalp; on the crop it is large enough. Refine must find the scalp the single pass missed.
     predictor = Predictor(tiny_checkpoint, bf16=False, channels_last=False)
     seen = []
 
     def network(batch: torch.Tensor) -> torch.Tensor:
         red = (batch[:, :1] > 0).float()
+        solid = -torch.nn.functional.max_pool2d(-red, 13, stride=1, padding=6)  # erosion
         seen.append(float(red.mean()))
-        return torch.cat([1 - 2 * red, 0 * red, 2 * red, 0 * red, 0 * red], dim=1)
+        return torch.cat([1 - 2 * red, 2 * red, 4 * solid, 0 * red, 0 * red], dim=1)
 
     predictor.model = network
     photo = np.zeros((200, 200, 3), np.uint8)
-    photo[90:110, 120:140, 0] = 255
-    photo[5:8, 5:8, 0] = 255  # a speck far away: the crop covers all head pixels found
+    photo[90:120, 120:150, 0] = 255  # a 30 px head: 10 px at the 64 px input, 43 px on the crop
     plain = predictor.predict(photo)
-    assert len(seen) == 1
+    assert len(seen) == 1 and not (plain.mask == CLASS_HAIR).any() and (plain.mask == 1).any()
     refined = predictor.predict(photo, refine=True)
     assert len(seen) == 3 and seen[2] > 5 * seen[1]  # the second pass sees the head larger
     assert refined.mask.shape == (200, 200)
-    assert (refined.mask[92:108, 122:138] == CLASS_HAIR).all()
-    assert (plain.mask[92:108, 122:138] == CLASS_HAIR).all()
+    assert (refined.mask[100:110, 130:140] == CLASS_HAIR).all()
+    assert (refined.mask[:80] == 0).all() and (refined.mask[:, :110] == 0).all()
     seen.clear()
     photo[:] = 0
     photo[10:190, 10:190, 0] = 255  # a head that fills the frame: one pass only
-    assert (predictor.predict(photo, refine=True).mask[20:180, 20:180] == CLASS_HAIR).all()
+    assert (predictor.predict(photo, refine=True).mask[40:160, 40:160] == CLASS_HAIR).all()
     assert len(seen) == 1
 
 
