@@ -2,7 +2,8 @@
 
     python benchmarks/bench_framing.py [--model models/autosalt-default.pt] [--looks default studio]
                                        [--factors 1 1.5 2] [--patients 30] [--seed 3000]
-                                       [--size 384] [--work DIR] [--no-tta] [--section framing]
+                                       [--size 384] [--shapes 512x384 384x512] [--work DIR]
+                                       [--no-tta] [--section framing]
 
 The generator frames every head tightly, as the training photos are; clinic photos often
 do not (a wider lens, the patient further back, shoulders in view). This renders the test
@@ -13,8 +14,9 @@ background. The heads and their exact SALT are unchanged; only how much of the f
 fill changes (1 / factor of its width). Each framing is scored with one pass of the network on
 the whole photo and with ``refine`` (a second pass on a crop around the head found, as
 ``autosalt infer`` does by default), compared visit by visit: the mean change of the SALT
-error with a 95% interval from a bootstrap over patients. Writes the ``framing`` section of
-docs/benchmarks.md.
+error with a 95% interval from a bootstrap over patients. ``--shapes`` adds the same heads
+rendered as upright and landscape photos (H x W, as phone cameras take them), default look,
+as framed by the generator. Writes the ``framing`` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=2)
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--shapes", nargs="*", default=["512x384", "384x512"], metavar="HxW",
+                        help="also score the default look rendered at these non-square photo sizes")
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-looks"))
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="mirror test-time augmentation, as `autosalt infer` by default")
@@ -85,44 +89,57 @@ def main() -> int:
     args = parser.parse_args()
     if any(factor < 1 for factor in args.factors):
         parser.error("--factors must be >= 1 (1 = the photo as rendered)")
+    try:
+        shapes = [tuple(int(side) for side in shape.lower().split("x")) for shape in args.shapes]
+    except ValueError:
+        parser.error(f"--shapes: expected HxW such as 512x384, got {args.shapes}")
     where = machine()
     predictor = Predictor(args.model)
-    rows = []
+    variants = []  # (look, photo shape, frame width, labeled folder)
     for look in args.looks:
         rendered = render_once(args.work / f"{look}_{args.seed}_{args.patients}x{args.visits}_{args.size}",
                                patients=args.patients, visits=args.visits, seed=args.seed,
                                size=args.size, look=look)
-        for factor in args.factors:
-            root = rendered if factor == 1 else frame_wider(
-                rendered, args.work / f"{rendered.name}_framed{factor:g}", factor)
-            one, two = (evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
-                                 progress=False, per_visit=True, tta=args.tta, refine=refine)
-                        for refine in (False, True))
-            mean, low, high, better, worse = paired_change(one["visit_errors"], two["visit_errors"])
-            rows.append(f"| {look} | {100 / factor:.0f}% | {one['visits']} | {one['salt_mae']:.2f} | "
-                        f"{two['salt_mae']:.2f} | {mean:+.2f} [{low:+.2f}, {high:+.2f}] | "
-                        f"{better} / {worse} | {one['salt_bias']:+.2f} -> {two['salt_bias']:+.2f} | "
-                        f"{one['loss_jaccard']:.3f} -> {two['loss_jaccard']:.3f} | "
-                        f"{one['scalp_jaccard']:.3f} -> {two['scalp_jaccard']:.3f} |")
-            print(rows[-1], flush=True)
+        variants += [(look, f"{args.size}x{args.size}", factor, rendered if factor == 1 else frame_wider(
+            rendered, args.work / f"{rendered.name}_framed{factor:g}", factor)) for factor in args.factors]
+    for height, width in shapes:
+        variants.append(("default", f"{height}x{width}", 1.0, render_once(
+            args.work / f"default_{args.seed}_{args.patients}x{args.visits}_{height}x{width}",
+            patients=args.patients, visits=args.visits, seed=args.seed, size=height, look="default",
+            width=width)))
+    rows = []
+    for look, shape, factor, root in variants:
+        one, two = (evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
+                             progress=False, per_visit=True, tta=args.tta, refine=refine)
+                    for refine in (False, True))
+        mean, low, high, better, worse = paired_change(one["visit_errors"], two["visit_errors"])
+        rows.append(f"| {look} | {shape} | {100 / factor:.0f}% | {one['visits']} | {one['salt_mae']:.2f} | "
+                    f"{two['salt_mae']:.2f} | {mean:+.2f} [{low:+.2f}, {high:+.2f}] | "
+                    f"{better} / {worse} | {one['salt_bias']:+.2f} -> {two['salt_bias']:+.2f} | "
+                    f"{one['loss_jaccard']:.3f} -> {two['loss_jaccard']:.3f} | "
+                    f"{one['scalp_jaccard']:.3f} -> {two['scalp_jaccard']:.3f} |")
+        print(rows[-1], flush=True)
     body = "\n".join([
         "## Framing: heads smaller in the photo, with and without `refine` "
         "(`benchmarks/bench_framing.py`)", "",
         f"Machine: {where}. Model `{args.model}` ({predictor.model_id}). The same "
-        f"{args.patients * args.visits} held-out visits (seed {args.seed}, {args.size}x{args.size}) "
-        f"in each look, each photo placed in the middle of a canvas 1, 1.5 or 2 times its size "
-        f"filled with its own backdrop colour: *frame width* is the share of the new photo's "
-        f"width that the original photo, and so the head, spans. The heads and the exact SALT "
-        f"are the same in every row. {pipeline_text(args.tta, refine=False)} *One pass*: the "
+        f"{args.patients * args.visits} held-out visits (seed {args.seed}) in each look, each "
+        f"{args.size}x{args.size} photo placed in the middle of a canvas "
+        f"{', '.join(f'{factor:g}' for factor in args.factors)} times its size, filled with its "
+        f"own backdrop colour: *frame width* is the share of the new photo's width that the "
+        f"original photo, and so the head, spans. *Photo* (H x W): rows other than "
+        f"{args.size}x{args.size} are the same heads rendered upright or landscape, as framed by "
+        f"the generator. The heads and the exact SALT are the same in every row. "
+        f"{pipeline_text(args.tta, refine=False)} *One pass*: the "
         f"network once on the whole photo; *refine*: again on a square crop around the head it "
         f"found ({CROP_MARGIN:.0%} margin on each side), where that crop spans less than "
         f"{CROP_MAX_SHARE:.0%} of the photo (`autosalt infer --refine`, the default). *Change*: "
         f"refine's SALT error minus one pass's, visit by visit, mean with a 95% interval from a "
         f"bootstrap over patients; *better / worse*: visits whose error fell / rose. Synthetic "
         f"accuracy, not clinical accuracy.", "",
-        "| look | frame width | visits | SALT MAE, one pass | SALT MAE, refine | change [95% CI] | "
-        "better / worse | SALT bias | hair-loss Jaccard | scalp Jaccard |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| look | photo | frame width | visits | SALT MAE, one pass | SALT MAE, refine | "
+        "change [95% CI] | better / worse | SALT bias | hair-loss Jaccard | scalp Jaccard |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows])
     write_section(args.section, body)
     return 0

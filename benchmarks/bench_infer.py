@@ -2,7 +2,7 @@
 
     python benchmarks/bench_infer.py [--model models/autosalt-default.pt] [--visits 10 100]
                                      [--size 1024 768] [--backends torch-fp32 torch-bf16 onnxruntime]
-                                     [--no-tta]
+                                     [--no-tta] [--no-refine]
 
 Each run is a fresh ``autosalt infer`` process on a study of N visits (a few distinct
 synthetic visits rendered at ``--size``, copied N times under new ids, so the cost of
@@ -11,9 +11,10 @@ rendering does not limit N); its ``run.json`` gives the wall time of the whole b
 and the process's peak resident memory. Time per visit that stays constant and peak memory
 that stays flat from the smallest to the largest N show that scoring streams visit by visit.
 Without a trained model, an untrained network of the default architecture (unet +
-efficientnet_lite0, 256 px input) is timed: speed does not depend on the weights.
+efficientnet_lite0, 256 px input) is timed: speed does not depend on the weights, except
+that the second pass (``--refine``) runs only where the predicted head is small.
 Writes the ``infer_<cpu capability>`` section of docs/benchmarks.md (e.g. ``infer_avx2``;
-``infer_avx2_no_tta`` with ``--no-tta``);
+``infer_avx2_no_tta`` with ``--no-tta``, ``..._no_refine`` with ``--no-refine``);
 the torch-bf16 row is skipped where bf16 is not native (autosalt would run fp32 there).
 """
 
@@ -69,9 +70,10 @@ def make_study(source: Path, root: Path, visits: int) -> Path:
 
 
 def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | None,
-             tta: bool) -> dict:
+             tta: bool, refine: bool) -> dict:
     command = [sys.executable, "-m", "autosalt", "infer", str(photos), "--out", str(out),
-               "--model", str(model), "--quiet", *BACKENDS[backend], "--tta" if tta else "--no-tta"]
+               "--model", str(model), "--quiet", *BACKENDS[backend], "--tta" if tta else "--no-tta",
+               "--refine" if refine else "--no-refine"]
     if threads:
         command += ["--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -90,6 +92,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="mirror test-time augmentation, as `autosalt infer` by default")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+                        help="second pass on a crop around a small head, as `autosalt infer` by default")
     parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
     args = parser.parse_args()
     started_on = machine()
@@ -110,7 +114,7 @@ def main() -> None:
             photos = make_study(temporary / "source", temporary / f"study{count}", count)
             for backend in args.backends:
                 out = temporary / f"out-{backend}-{count}"
-                result = run_once(photos, out, model, backend, args.threads, args.tta)
+                result = run_once(photos, out, model, backend, args.threads, args.tta, args.refine)
                 results.append({"backend": backend, **result})
                 print(f"{backend:12s} {count:4d} visits: {result['seconds_per_scored_visit']:.3f} s/visit "
                       f"(model+post {result['seconds_scoring_per_visit']:.3f}), peak RSS "
@@ -118,11 +122,13 @@ def main() -> None:
                 shutil.rmtree(out)
             shutil.rmtree(photos.parent)
     lines = [
-        f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'} (`autosalt infer`)", "",
+        f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'}"
+        f"{'' if args.refine else ' without the second pass'} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
         f"{input_size} px network input; mirror test-time augmentation "
-        f"{'on (`--tta`)' if args.tta else 'off (`--no-tta`)'}; "
+        f"{'on (`--tta`)' if args.tta else 'off (`--no-tta`)'}; second pass on small heads "
+        f"{'on (`--refine`; it runs where the head spans less than about half the photo)' if args.refine else 'off (`--no-refine`)'}; "  # noqa: E501
         f"photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
         "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
         "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "
@@ -140,7 +146,8 @@ def main() -> None:
     lines += ["", f"Target <= {TARGET_SECONDS} s per 4-view visit on this 2-core CPU: {verdict}."]
     print("\n".join(lines))
     if not args.no_write:
-        write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}", "\n".join(lines))
+        write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}"
+                      f"{'' if args.refine else '_no_refine'}", "\n".join(lines))
 
 
 if __name__ == "__main__":

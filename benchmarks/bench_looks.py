@@ -35,12 +35,14 @@ from autosalt.training.data import list_samples  # noqa: E402
 from autosalt.training.engine import evaluate  # noqa: E402
 
 
-def render_once(root: Path, *, patients: int, visits: int, seed: int, size: int, look: str) -> Path:
-    """``autosalt synth`` into ``root`` unless a finished render (truth.csv) is already there."""
+def render_once(root: Path, *, patients: int, visits: int, seed: int, size: int, look: str,
+                width: int | None = None) -> Path:
+    """``autosalt synth`` into ``root`` unless a finished render (truth.csv) is already there;
+    photos ``size`` x ``size``, or ``size`` high and ``width`` wide."""
     if not (root / "truth.csv").exists():
         subprocess.run([str(Path(sys.executable).parent / "autosalt"), "synth", str(root),
                         "--patients", str(patients), "--visits", str(visits), "--seed", str(seed),
-                        "--size", str(size), str(size), "--look", look, "--quiet"], check=True)
+                        "--size", str(size), str(width or size), "--look", look, "--quiet"], check=True)
     return root
 
 
