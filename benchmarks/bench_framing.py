@@ -133,7 +133,7 @@ def main() -> int:
         f"{pipeline_text(args.tta, refine=False)} *One pass*: the "
         f"network once on the whole photo; *refine*: again on a square crop around the head it "
         f"found ({CROP_MARGIN:.0%} margin on each side), where that crop spans less than "
-        f"{CROP_MAX_SHARE:.0%} of the photo (`autosalt infer --refine`, the default). *Change*: "
+        f"{CROP_MAX_SHARE:.0%} of the photo's long side (`autosalt infer --refine`, the default). *Change*: "
         f"refine's SALT error minus one pass's, visit by visit, mean with a 95% interval from a "
         f"bootstrap over patients; *better / worse*: visits whose error fell / rose. Synthetic "
         f"accuracy, not clinical accuracy.", "",

@@ -128,7 +128,7 @@ def main() -> None:
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
         f"{input_size} px network input; mirror test-time augmentation "
         f"{'on (`--tta`)' if args.tta else 'off (`--no-tta`)'}; second pass on small heads "
-        f"{'on (`--refine`; it runs where the head spans less than about half the photo)' if args.refine else 'off (`--no-refine`)'}; "  # noqa: E501
+        f"{'on (`--refine`; it runs where the head spans less than two thirds of the photo height or width)' if args.refine else 'off (`--no-refine`)'}; "  # noqa: E501
         f"photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
         "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
         "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "

@@ -83,8 +83,8 @@ def main() -> int:
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
              + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}"
              + (", averaged with the mirrored photo's prediction" if args.tta else "")
-             + ("; where the head with a 25% margin spans less than 80% of the photo, again on "
-                "a crop around it" if args.refine else "")
+             + ("; where a square around the head with a 25% margin is smaller than the photo, "
+                "again on that crop" if args.refine else "")
              + ") -> post-processing -> "
              "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
              "(negative = under-call). *Hair-loss Jaccard* compares the class masks, which split "

@@ -205,8 +205,9 @@ def test_head_crop_squares_a_small_head_with_its_margin_and_skips_a_large_one():
     assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 38, 268, 300)
     assert head_crop(np.zeros((50, 50), np.uint8)) is None  # no head found
     mask[:] = 0
-    mask[10:190, 60:240] = 2  # fills the frame: 270 px crop >= 80% of 300
+    mask[0:200, 40:250] = 2  # fills the frame: a 315 px crop, larger than the photo
     assert head_crop(mask) is None
+    assert head_crop(mask, max_share=1.1) is not None
 
 
 def test_refine_predicts_a_small_head_again_on_a_crop_around_it(tiny_checkpoint):

@@ -43,9 +43,10 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
 
 
 #: Head crop of the second pass (``refine``): margin on each side, as a share of the head's
-#: long side, and the largest crop, as a share of the photo's long side, worth a second pass.
+#: long side, and the crop, as a share of the photo's long side, from which on a second pass is
+#: skipped (1.0: whenever the crop is smaller than the photo; models/MODEL_CARD.md).
 CROP_MARGIN = 0.25
-CROP_MAX_SHARE = 0.80
+CROP_MAX_SHARE = 1.0
 
 
 def head_crop(mask: np.ndarray, margin: float = CROP_MARGIN, max_share: float = CROP_MAX_SHARE
@@ -53,7 +54,7 @@ def head_crop(mask: np.ndarray, margin: float = CROP_MARGIN, max_share: float = 
     """The square around the predicted head (classes > 0) plus ``margin``, clipped to the photo.
 
     None when no head was found or the crop would span ``max_share`` or more of the photo's long
-    side: the head already fills the frame as in training, and a second pass would change little.
+    side: the head already fills the frame, and the crop would show it no larger.
     """
     rows, cols = np.nonzero(mask > 0)
     if rows.size == 0:
