@@ -49,3 +49,27 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     write_text_atomic(BENCHMARKS_MD, text)
+
+
+def add_test_time_options(parser, refine: bool = True) -> None:
+    """``--tta`` / ``--no-tta`` and, with ``refine``, ``--refine`` / ``--no-refine``, defaulting to
+    what ``autosalt infer`` does, so a benchmark measures the scoring path as shipped."""
+    import argparse
+
+    from autosalt.inference.batch import Settings
+
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
+                        help="average each prediction with the mirrored photo's, as `autosalt infer` "
+                             "by default (--no-tta: the network once per photo)")
+    if refine:
+        parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+                            help="second pass on a crop around a small head, as `autosalt infer` by "
+                                 "default (--no-refine: one pass on the whole photo)")
+
+
+def second_pass_text() -> str:
+    """What ``refine`` does, with the shipped crop constants (for section texts)."""
+    from autosalt.model.predictor import CROP_MARGIN, CROP_MAX_SHARE
+
+    return (f"again on a square crop around the head found ({CROP_MARGIN:.0%} margin on each "
+            f"side), where that crop spans less than {CROP_MAX_SHARE:.0%} of the photo's long side")

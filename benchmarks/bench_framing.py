@@ -29,13 +29,12 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 from bench_finetune import paired_change  # noqa: E402
 from bench_looks import pipeline_text, render_once  # noqa: E402
 
 from autosalt.fileio import read_photo, write_jpeg_atomic, write_png_atomic  # noqa: E402
-from autosalt.inference.batch import Settings  # noqa: E402
-from autosalt.model.predictor import CROP_MARGIN, CROP_MAX_SHARE, Predictor  # noqa: E402
+from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.render import LOOKS  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
 from autosalt.training.engine import evaluate  # noqa: E402
@@ -83,8 +82,7 @@ def main() -> int:
     parser.add_argument("--shapes", nargs="*", default=["512x384", "384x512"], metavar="HxW",
                         help="also score the default look rendered at these non-square photo sizes")
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-looks"))
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
-                        help="mirror test-time augmentation, as `autosalt infer` by default")
+    add_test_time_options(parser, refine=False)  # both ways, always
     parser.add_argument("--section", default="framing", help="section name in docs/benchmarks.md")
     args = parser.parse_args()
     if any(factor < 1 for factor in args.factors):
@@ -131,9 +129,8 @@ def main() -> int:
         f"{args.size}x{args.size} are the same heads rendered upright or landscape, as framed by "
         f"the generator. The heads and the exact SALT are the same in every row. "
         f"{pipeline_text(args.tta, refine=False)} *One pass*: the "
-        f"network once on the whole photo; *refine*: again on a square crop around the head it "
-        f"found ({CROP_MARGIN:.0%} margin on each side), where that crop spans less than "
-        f"{CROP_MAX_SHARE:.0%} of the photo's long side (`autosalt infer --refine`, the default). *Change*: "
+        f"network once on the whole photo; *refine*: {second_pass_text()} (`autosalt infer "
+        f"--refine`, the default). *Change*: "
         f"refine's SALT error minus one pass's, visit by visit, mean with a 95% interval from a "
         f"bootstrap over patients; *better / worse*: visits whose error fell / rose. Synthetic "
         f"accuracy, not clinical accuracy.", "",

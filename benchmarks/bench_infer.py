@@ -31,10 +31,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 
 from autosalt.contract import VIEWS  # noqa: E402
-from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.model.checkpoint import load_checkpoint  # noqa: E402
 from autosalt.model.precision import native_bf16  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
@@ -90,10 +89,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[1024, 768], metavar=("H", "W"))
     parser.add_argument("--backends", nargs="+", choices=sorted(BACKENDS), default=list(BACKENDS))
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
-                        help="mirror test-time augmentation, as `autosalt infer` by default")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
-                        help="second pass on a crop around a small head, as `autosalt infer` by default")
+    add_test_time_options(parser)
     parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
     args = parser.parse_args()
     started_on = machine()
@@ -128,7 +124,7 @@ def main() -> None:
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
         f"{input_size} px network input; mirror test-time augmentation "
         f"{'on (`--tta`)' if args.tta else 'off (`--no-tta`)'}; second pass on small heads "
-        f"{'on (`--refine`; it runs where the head spans less than two thirds of the photo height or width)' if args.refine else 'off (`--no-refine`)'}; "  # noqa: E501
+        f"{'on (`--refine`: ' + second_pass_text() + ')' if args.refine else 'off (`--no-refine`)'}; "
         f"photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
         "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
         "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "

@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 from bench_finetune import paired_change  # noqa: E402
 
-from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.model.precision import resolve_bf16  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.render import LOOKS  # noqa: E402
@@ -76,7 +75,7 @@ def pipeline_text(tta: bool, refine: bool) -> str:
     """How every variant is scored, and what the bias column means (for the section text)."""
     return (f"Photos -> network ({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
             f"{', averaged with the mirrored photo' if tta else ''}"
-            f"{'; a small head again on a crop around it' if refine else ''}) -> `surface` -> SALT. "
+            f"{'; ' + second_pass_text() if refine else ''}) -> `surface` -> SALT. "
             "*SALT bias*: mean signed error (negative = under-call).")
 
 
@@ -96,10 +95,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-looks"))
     parser.add_argument("--looks", nargs="+", choices=LOOKS, default=list(LOOKS),
                         help="looks to render and score (the default look is always included)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
-                        help="mirror test-time augmentation, as `autosalt infer` by default")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
-                        help="second pass on a crop around a small head, as `autosalt infer` by default")
+    add_test_time_options(parser)
     parser.add_argument("--section", default="looks", help="section name in docs/benchmarks.md")
     args = parser.parse_args()
     looks = ["default"] + [look for look in LOOKS if look in args.looks and look != "default"]

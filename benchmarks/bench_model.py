@@ -23,10 +23,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 
 from autosalt.fileio import read_csv_rows  # noqa: E402
-from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
@@ -50,12 +49,7 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=2)
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--size", type=int, default=384, help="photo size of the rendered test set")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
-                        help="average each prediction with the mirrored photo's, as `autosalt infer` "
-                             "does by default (--no-tta: the network alone)")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
-                        help="second pass on a crop around a small head, as `autosalt infer` does "
-                             "by default (--no-refine: one pass on the whole photo)")
+    add_test_time_options(parser)
     parser.add_argument("--section", default="model", help="section name in docs/benchmarks.md")
     parser.add_argument("--title", default="Default model on held-out synthetic visits",
                         help="the section's heading")
@@ -83,8 +77,7 @@ def main() -> int:
                 f"{args.size}x{args.size}), a seed no training or validation run uses")
              + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}"
              + (", averaged with the mirrored photo's prediction" if args.tta else "")
-             + ("; where a square around the head with a 25% margin is smaller than the photo, "
-                "again on that crop" if args.refine else "")
+             + (f"; {second_pass_text()}" if args.refine else "")
              + ") -> post-processing -> "
              "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
              "(negative = under-call). *Hair-loss Jaccard* compares the class masks, which split "

@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_section  # noqa: E402
+from _report import add_test_time_options, machine, write_section  # noqa: E402
 from bench_looks import pipeline_text, render_once, score_variants, table_header  # noqa: E402
 
-from autosalt.inference.batch import Settings  # noqa: E402
 from autosalt.synth.render import LOOKS  # noqa: E402
 
 
@@ -41,10 +40,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=3000)
     parser.add_argument("--look", choices=LOOKS, default="default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/autosalt-resolution"))
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
-                        help="mirror test-time augmentation, as `autosalt infer` by default")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
-                        help="second pass on a crop around a small head, as `autosalt infer` by default")
+    add_test_time_options(parser)
     parser.add_argument("--section", default="resolution", help="section name in docs/benchmarks.md")
     args = parser.parse_args()
     where = machine()
