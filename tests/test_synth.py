@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from autosalt.contract import CLASS_IGNORE, VIEWS
+from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, VIEWS
 from autosalt.fileio import read_mask, read_photo
 from autosalt.layout import scan_labeled_folder
 from autosalt.synth.generate import SynthOptions, generate, make_patient, visit_truth
@@ -161,7 +161,7 @@ def test_studio_look_crops_the_hair_and_darkens_the_room_not_the_truth(tmp_path)
     assert stubble.min() >= 0 and stubble.max() <= 1 and stubble.std() > 0.05
 
 
-@pytest.mark.parametrize("name, seed", [("mixed", 24), ("varied", 25)])
+@pytest.mark.parametrize("name, seed", [("mixed", 24), ("varied", 25), ("broad", 26)])
 def test_drawn_looks_draw_one_look_per_visit_from_their_parts_never_studio(tmp_path, name, seed):
     from autosalt.synth import render
 
@@ -172,13 +172,19 @@ def test_drawn_looks_draw_one_look_per_visit_from_their_parts_never_studio(tmp_p
     for look in drawn:
         assert all(getattr(look, part) is not getattr(studio, part) for part in parts - {"grade"})
         assert look.grade is None or look.grade is not studio.grade
-        assert 0.3 <= look.clumping <= 1.0 and 0.3 <= look.volume <= 1.0
+        if look.hair is render._short_hair:  # short hair: little volume or clumping, thinner cover
+            assert look.clumping <= 0.35 and look.volume <= 0.2 and 0.55 <= look.density <= 0.9
+        else:
+            assert 0.3 <= look.clumping <= 1.0 and 0.3 <= look.volume <= 1.0
+            assert look.density == 1.0
     new_parts = {"light": {render._window_backlight},
                  "background": {render._blurred_room_background, render._tiled_background},
                  "hair": {render._wavy_hair}, "grade": {render._phone_hdr_grade, render._dim_grade}}
+    if name == "broad":
+        new_parts["hair"] = {render._wavy_hair, render._short_hair}
     for part in parts:  # every part is drawn, so the combinations really vary
         trained = {getattr(render.LOOK_STYLES[look], part) for look in ("default", "drape", "coily")}
-        expected = trained | new_parts[part] if name == "varied" else trained
+        expected = trained | new_parts[part] if name != "mixed" else trained
         assert {getattr(look, part) for look in drawn} == expected
     with pytest.raises(ValueError, match=name):
         render.resolve_look(name)
@@ -194,6 +200,45 @@ def test_mixed_look_is_unchanged_so_earlier_training_data_renders_again():
         render._ring_flash, render._wallpaper_background, render._straight_hair,
         render._lamp_lighting)
     assert (round(look.clumping, 4), round(look.volume, 4)) == (0.5183, 0.5963)
+
+
+def test_varied_look_is_unchanged_by_the_broad_family():
+    from autosalt.synth import render
+
+    look = render.varied_look(np.random.default_rng(1))  # as drawn before ``broad`` existed
+    assert (look.light, look.background, look.hair, look.grade) == (
+        render._ring_flash, render._tiled_background, render._straight_hair, render._dim_grade)
+    assert (round(look.clumping, 4), round(look.volume, 4), look.density) == (0.5183, 0.5963, 1.0)
+
+
+def test_short_hairs_thinner_cover_shows_more_scalp_with_the_same_truth():
+    from dataclasses import replace
+
+    from autosalt.synth import render
+    from autosalt.synth.generate import random_camera
+
+    patient = make_patient(31, 0, SynthOptions(size=(128, 128)))
+    # Same texture, so the random draws after the hair (shadows, camera) match: only the cover.
+    long_hair = render.Look()
+    short_hair = replace(long_hair, density=0.6)
+    bare = replace(long_hair, density=0.0)  # the same scalp under the same light, no hair drawn
+    photos = {}
+    for name, look in (("long", long_hair), ("short", short_hair), ("bare", bare)):
+        rng = np.random.default_rng(7)
+        camera = random_camera("top", patient.head, rng, SynthOptions(size=(128, 128)))
+        photos[name], mask, loss = render.render_view(patient.head, patient.pattern, 0.0,
+                                                      patient.appearance, camera, rng, False, look)
+        photos[name + "_truth"] = (mask, loss)
+    (mask, loss), (short_mask, short_loss) = photos["long_truth"], photos["short_truth"]
+    assert np.array_equal(loss, short_loss) and (mask == CLASS_HAIR).sum() > 500
+    hair = (mask == CLASS_HAIR) & (short_mask == CLASS_HAIR)
+    skin = photos["bare"][hair].astype(np.float32)
+    distance = {name: np.abs(photos[name][hair].astype(np.float32) - skin).sum(axis=1).mean()
+                for name in ("long", "short")}
+    assert distance["short"] < 0.9 * distance["long"]  # more of the scalp's skin shows through
+    strands, gaps = render._short_hair(np.random.default_rng(3), np.full((96, 96), 0.4, np.float32), 9)
+    assert strands.shape == gaps.shape == (96, 96) and 0 <= strands.min() and strands.max() <= 1
+    assert strands.std() > 0.05
 
 
 def test_varied_looks_new_parts_stay_in_range():

@@ -134,8 +134,8 @@ def render_visit(out: Path, seed: int, patient_index: int, visit_index: int,
     severity = severity_at(patient.trajectory, week) if patient.pattern.kind != "none" else 0.0
     pid, vid = patient_id(patient_index), visit_id(week)
     cameras = {}
-    # One look per visit (a photo session); for ``mixed`` and ``varied`` drawn from the visit's
-    # own stream.
+    # One look per visit (a photo session); the drawn looks (``mixed``, ``varied``, ``broad``)
+    # draw it from the visit's own stream.
     look = resolve_look(options.look, np.random.default_rng([seed, patient_index, visit_index, 97]))
     for view in VIEWS:
         rng = np.random.default_rng([seed, patient_index, visit_index, _VIEW_INDEX[view]])

@@ -13,7 +13,7 @@ loss), hair clips and fingers (background), blur, noise and JPEG artefacts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -473,6 +473,19 @@ def _wavy_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
     return _strand_texture(rng, swung, angle.shape, strand_length), None
 
 
+def _short_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A short haircut (a few millimetres to a centimetre): short strands that still follow the
+    growth field, each tuft standing at a slightly different angle. Unlike studio's cropped
+    hair (dashes at random angles with dots) they keep the head's growth direction."""
+    height, width = angle.shape
+    length = max(3, int(width / rng.uniform(90, 150))) | 1
+    tilt = (_lock_noise(rng, (height, width), max(4.0, width / 25)) - 0.5) * rng.uniform(0.4, 1.2)
+    jittered = (angle + tilt).astype(np.float32)
+    return (_strand_texture(rng, jittered, angle.shape, length),
+            _strand_texture(rng, jittered, angle.shape, max(3, length - 2) | 1))
+
+
 def _blurred_room_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """A room out of focus behind the head: furniture, a door, a bright window, all blurred."""
     height, width = size
@@ -550,7 +563,8 @@ class Look:
     ``hair(rng, angle map, strand length) -> (strand texture, texture deciding which hairs
     thinning removes, or None for the default)``; ``grade(image, rng)``: whole-photo light and
     colour after shadows, or None; ``clumping``: how much hair falls in locks; ``volume``: share
-    of the patient's hair volume that stands out beyond the silhouette.
+    of the patient's hair volume that stands out beyond the silhouette; ``density``: factor on
+    the patient's hair coverage (short hair covers less of the scalp than long hair lying on it).
     """
 
     light: Callable[[np.random.Generator, Camera], tuple[np.ndarray, float]] = _everyday_light
@@ -560,6 +574,7 @@ class Look:
     grade: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None
     clumping: float = 0.8
     volume: float = 1.0
+    density: float = 1.0
 
 
 #: Looks of the whole photo (``synth --look``). ``default`` is the generator's everyday mix.
@@ -584,10 +599,15 @@ LOOK_STYLES: dict[str, Look] = {
 #: volume on a continuous scale), so a training set sees many combinations, not three fixed
 #: looks. ``varied``: the same, drawn from a wider family: ``mixed``'s parts plus wavy hair, a
 #: window behind the head, rooms out of focus, tiled walls, a phone's HDR and dim underexposed
-#: rooms. ``studio``'s parts are never drawn by either: it stays a look no model trained on
-#: them saw. ``mixed`` is kept as it was, so the data of earlier releases can be rendered again.
+#: rooms. ``broad``: ``varied``'s family plus short haircuts (short strands along the growth
+#: field, little volume or clumping, 55-90% of the scalp covered), common in clinics and absent
+#: from the other families. ``studio``'s parts are never drawn by any of them: it stays a look
+#: no model trained on them saw (its cropped hair is a different texture: dashes at random
+#: angles). ``mixed`` and ``varied`` are kept as they were, so the data of earlier releases
+#: can be rendered again.
 MIXED_LOOK = "mixed"
 VARIED_LOOK = "varied"
+BROAD_LOOK = "broad"
 
 
 #: Each drawn look's family: per part of :class:`Look`, the choices and their probabilities,
@@ -608,6 +628,10 @@ _VARIED_PARTS = {
 }
 
 
+_BROAD_PARTS = dict(_VARIED_PARTS, hair=(
+    (_straight_hair, _coiled_hair, _wavy_hair, _short_hair), (0.3, 0.2, 0.2, 0.3)))
+
+
 def _draw_look(rng: np.random.Generator, family: dict) -> Look:
     parts = {part: choices[rng.choice(len(choices), p=list(weights))]
              for part, (choices, weights) in family.items()}
@@ -624,8 +648,18 @@ def varied_look(rng: np.random.Generator) -> Look:
     return _draw_look(rng, _VARIED_PARTS)
 
 
+def broad_look(rng: np.random.Generator) -> Look:
+    """One visit's look for ``--look broad`` (see :data:`LOOKS`): short hair has little volume
+    or clumping and covers less of the scalp."""
+    look = _draw_look(rng, _BROAD_PARTS)
+    if look.hair is not _short_hair:
+        return look
+    return replace(look, clumping=float(rng.uniform(0.05, 0.35)), volume=float(rng.uniform(0.0, 0.2)),
+                   density=float(rng.uniform(0.55, 0.9)))
+
+
 DRAWN_LOOKS: dict[str, Callable[[np.random.Generator], Look]] = {
-    MIXED_LOOK: mixed_look, VARIED_LOOK: varied_look}
+    MIXED_LOOK: mixed_look, VARIED_LOOK: varied_look, BROAD_LOOK: broad_look}
 LOOKS = tuple(LOOK_STYLES) + tuple(DRAWN_LOOKS)
 
 
@@ -727,7 +761,7 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
     # Hair: coverage from density, lock clumping and partings; strands along the growth field.
     coverage = np.zeros(len(directions), np.float32)
     scalp_rows = on_head[scalp]
-    coverage[scalp_rows] = appearance.hair_opacity * (1.0 - loss[scalp])
+    coverage[scalp_rows] = appearance.hair_opacity * style.density * (1.0 - loss[scalp])
     if appearance.parting is not None:
         parting_distance = np.abs(head_dirs[scalp] @ appearance.parting)
         in_front_top = head_dirs[scalp][:, 2] > 0.3
