@@ -211,6 +211,14 @@ def test_varied_look_is_unchanged_by_the_broad_family():
     assert (round(look.clumping, 4), round(look.volume, 4), look.density) == (0.5183, 0.5963, 1.0)
 
 
+def test_short_look_changes_the_photos_not_the_truth(tmp_path):
+    _render_plain_and("short", tmp_path, seed=27)
+    for view in ("top", "back"):
+        mask = read_mask(tmp_path / "short" / "masks" / "P001" / "week00" / f"{view}.png")
+        plain_mask = read_mask(tmp_path / "plain" / "masks" / "P001" / "week00" / f"{view}.png")
+        assert (mask == CLASS_IGNORE).sum() <= 0.5 * (plain_mask == CLASS_IGNORE).sum() + 5
+
+
 def test_short_hairs_thinner_cover_shows_more_scalp_with_the_same_truth():
     from dataclasses import replace
 

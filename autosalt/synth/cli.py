@@ -39,8 +39,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--look", choices=LOOKS, default="default",
                         help="photo look: default (the training distribution); drape (teal drape, "
                              "ring flash, green cast), coily (tightly coiled hair, patterned "
-                             "wallpaper, a warm side lamp) or studio (closely cropped hair, dark "
-                             "backdrop, cool light from above): other looks, see docs/retraining.md; "
+                             "wallpaper, a warm side lamp), studio (closely cropped hair, dark "
+                             "backdrop, cool light from above) or short (the default look with a "
+                             "short haircut): other looks, see docs/retraining.md; "
                              "mixed: each visit draws light, room, hair texture and grading from "
                              "default, drape and coily; varied: the same from a wider family "
                              "(also wavy hair, window backlight, rooms out of focus, tiled walls, "

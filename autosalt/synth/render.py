@@ -583,7 +583,9 @@ class Look:
 #: arcs, no strands to follow; the default's hair is straight or wavy), photographed at home
 #: against patterned wallpaper under a warm lamp from one side. ``studio``: closely cropped hair
 #: (short dashes, no strands or curls, nothing standing out beyond the silhouette), a dark
-#: studio backdrop with a spotlight, a cool light from above. Which looks a released model was
+#: studio backdrop with a spotlight, a cool light from above. ``short``: the default look with
+#: a short haircut (``broad``'s short hair at mid settings), for measuring that case alone.
+#: Which looks a released model was
 #: trained on is in its model card; the others are for fine-tuning experiments
 #: (docs/retraining.md) and for measuring how a model copes with photos unlike its own.
 LOOK_STYLES: dict[str, Look] = {
@@ -593,6 +595,7 @@ LOOK_STYLES: dict[str, Look] = {
                   grade=_lamp_lighting),
     "studio": Look(light=_overhead_light, background=_studio_background, hair=_cropped_hair,
                    grade=_studio_lighting, clumping=0.2, volume=0.1),
+    "short": Look(hair=_short_hair, clumping=0.2, volume=0.1, density=0.72),
 }
 #: ``mixed``: each visit draws its own look from the parts of ``default``, ``drape`` and
 #: ``coily`` (light, room, hair texture, colour grading independently, lock clumping and hair
