@@ -7,7 +7,8 @@ the photo exactly. Hair is drawn as a strand texture that follows a growth field
 scalp, with coverage falling with the loss fraction (diffuse thinning shows the scalp through).
 Hard cases from the literature are drawn on purpose: partings and cast shadows (not loss),
 fine, grey or blond hair on light skin (low contrast), loose strands over bald patches (still
-loss), hair clips and fingers (background), blur, noise and JPEG artefacts.
+loss), hair clips and fingers (background), blur, noise and JPEG artefacts; with ``--look
+broad`` or ``short`` also short haircuts, which show the scalp through without any loss.
 """
 
 from __future__ import annotations
