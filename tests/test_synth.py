@@ -173,7 +173,9 @@ def test_drawn_looks_draw_one_look_per_visit_from_their_parts_never_studio(tmp_p
         assert all(getattr(look, part) is not getattr(studio, part) for part in parts - {"grade"})
         assert look.grade is None or look.grade is not studio.grade
         if look.hair is render._short_hair:  # short hair: little volume or clumping, thinner cover
-            assert look.clumping <= 0.35 and look.volume <= 0.2 and 0.55 <= look.density <= 0.9
+            for setting, (low, high) in render.SHORT_HAIR_RANGES.items():
+                assert low <= getattr(look, setting) <= high
+            assert look.clumping < 0.4 and look.volume < 0.3 and look.density < 1
         else:
             assert 0.3 <= look.clumping <= 1.0 and 0.3 <= look.volume <= 1.0
             assert look.density == 1.0
@@ -212,6 +214,11 @@ def test_varied_look_is_unchanged_by_the_broad_family():
 
 
 def test_short_look_changes_the_photos_not_the_truth(tmp_path):
+    from autosalt.synth import render
+
+    short = render.LOOK_STYLES["short"]
+    for setting, (low, high) in render.SHORT_HAIR_RANGES.items():  # within broad's short hair
+        assert low <= getattr(short, setting) <= high
     _render_plain_and("short", tmp_path, seed=27)
     for view in ("top", "back"):
         mask = read_mask(tmp_path / "short" / "masks" / "P001" / "week00" / f"{view}.png")

@@ -476,9 +476,9 @@ def _wavy_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
 
 def _short_hair(rng: np.random.Generator, angle: np.ndarray, strand_length: int
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """A short haircut (a few millimetres to a centimetre): short strands that still follow the
-    growth field, each tuft standing at a slightly different angle. Unlike studio's cropped
-    hair (dashes at random angles with dots) they keep the head's growth direction."""
+    """A short haircut: short strands that still follow the growth field, each tuft standing
+    at a slightly different angle. Unlike studio's cropped hair (dashes at random angles with
+    dots) they keep the head's growth direction."""
     height, width = angle.shape
     length = max(3, int(width / rng.uniform(90, 150))) | 1
     tilt = (_lock_noise(rng, (height, width), max(4.0, width / 25)) - 0.5) * rng.uniform(0.4, 1.2)
@@ -578,6 +578,9 @@ class Look:
     density: float = 1.0
 
 
+#: Short hair's clumping, volume and density (:class:`Look`), drawn in this order by ``broad``.
+SHORT_HAIR_RANGES = {"clumping": (0.05, 0.35), "volume": (0.0, 0.2), "density": (0.55, 0.9)}
+
 #: Looks of the whole photo (``synth --look``). ``default`` is the generator's everyday mix.
 #: ``drape``: a teal surgical drape with folds behind the head, a ring flash on the camera's
 #: axis, a green fluorescent cast and a dark vignette. ``coily``: tightly coiled hair (curled
@@ -585,10 +588,10 @@ class Look:
 #: against patterned wallpaper under a warm lamp from one side. ``studio``: closely cropped hair
 #: (short dashes, no strands or curls, nothing standing out beyond the silhouette), a dark
 #: studio backdrop with a spotlight, a cool light from above. ``short``: the default look with
-#: a short haircut (``broad``'s short hair at mid settings), for measuring that case alone.
-#: Which looks a released model was
-#: trained on is in its model card; the others are for fine-tuning experiments
-#: (docs/retraining.md) and for measuring how a model copes with photos unlike its own.
+#: a short haircut (``broad``'s short hair, mid-range in :data:`SHORT_HAIR_RANGES`), for
+#: measuring that case alone. Which looks a released model was trained on is in its model
+#: card; the others are for fine-tuning experiments (docs/retraining.md) and for measuring how
+#: a model copes with photos unlike its own.
 LOOK_STYLES: dict[str, Look] = {
     "default": Look(),
     "drape": Look(light=_ring_flash, background=_drape_background, grade=_drape_lighting),
@@ -658,8 +661,8 @@ def broad_look(rng: np.random.Generator) -> Look:
     look = _draw_look(rng, _BROAD_PARTS)
     if look.hair is not _short_hair:
         return look
-    return replace(look, clumping=float(rng.uniform(0.05, 0.35)), volume=float(rng.uniform(0.0, 0.2)),
-                   density=float(rng.uniform(0.55, 0.9)))
+    return replace(look, **{name: float(rng.uniform(low, high))
+                            for name, (low, high) in SHORT_HAIR_RANGES.items()})
 
 
 DRAWN_LOOKS: dict[str, Callable[[np.random.Generator], Look]] = {
