@@ -237,23 +237,19 @@ def test_short_hairs_thinner_cover_shows_more_scalp_with_the_same_truth():
     long_hair = render.Look()
     short_hair = replace(long_hair, density=0.6)
     bare = replace(long_hair, density=0.0)  # the same scalp under the same light, no hair drawn
-    photos = {}
+    photos, truths = {}, {}
     for name, look in (("long", long_hair), ("short", short_hair), ("bare", bare)):
         rng = np.random.default_rng(7)
         camera = random_camera("top", patient.head, rng, SynthOptions(size=(128, 128)))
-        photos[name], mask, loss = render.render_view(patient.head, patient.pattern, 0.0,
-                                                      patient.appearance, camera, rng, False, look)
-        photos[name + "_truth"] = (mask, loss)
-    (mask, loss), (short_mask, short_loss) = photos["long_truth"], photos["short_truth"]
+        photos[name], *truths[name] = render.render_view(patient.head, patient.pattern, 0.0,
+                                                         patient.appearance, camera, rng, False, look)
+    (mask, loss), (short_mask, short_loss) = truths["long"], truths["short"]
     assert np.array_equal(loss, short_loss) and (mask == CLASS_HAIR).sum() > 500
     hair = (mask == CLASS_HAIR) & (short_mask == CLASS_HAIR)
     skin = photos["bare"][hair].astype(np.float32)
     distance = {name: np.abs(photos[name][hair].astype(np.float32) - skin).sum(axis=1).mean()
                 for name in ("long", "short")}
     assert distance["short"] < 0.9 * distance["long"]  # more of the scalp's skin shows through
-    strands, gaps = render._short_hair(np.random.default_rng(3), np.full((96, 96), 0.4, np.float32), 9)
-    assert strands.shape == gaps.shape == (96, 96) and 0 <= strands.min() and strands.max() <= 1
-    assert strands.std() > 0.05
 
 
 def test_varied_looks_new_parts_stay_in_range():
@@ -274,6 +270,9 @@ def test_varied_looks_new_parts_stay_in_range():
     angle = np.full(size, 0.7, np.float32)
     wavy, gaps = render._wavy_hair(rng, angle, 9)
     assert gaps is None and wavy.shape == size and 0 <= wavy.min() and wavy.max() <= 1
+    strands, gaps = render._short_hair(np.random.default_rng(3), np.full((96, 96), 0.4, np.float32), 9)
+    assert strands.shape == gaps.shape == (96, 96) and 0 <= strands.min() and strands.max() <= 1
+    assert strands.std() > 0.05
 
 
 def test_diffuse_thinning_removes_hairs_rather_than_fading_them():
