@@ -90,6 +90,9 @@ class QualityConfig:
     # skin) and skin sits beside it, off-centre by at least this many scalp widths.
     profile_max_scalp_share: float = 0.68
     profile_min_face_offset: float = 0.2
+    # Share of a view's predicted scalp read as partial loss (loss fraction 0.2-0.8) above which
+    # the view is flagged: diffuse thinning, or short, fine or light hair read as thinning.
+    partial_max_share: float = 0.5
 
 
 @dataclass

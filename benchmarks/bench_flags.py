@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import sys
@@ -26,11 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.cli import main as autosalt  # noqa: E402
+from autosalt.contract import VIEWS  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 
 
 def score_and_compare(root: Path, model: Path, work: Path) -> dict:
-    """``autosalt infer`` on ROOT's photos, then ``autosalt evaluate`` against its truth."""
+    """``autosalt infer`` on ROOT's photos, then ``autosalt evaluate`` against its truth; adds
+    ``partial``: n, MAE and largest error of the visits flagged ``partial_loss``."""
     out, report = work / "scores", work / "report"
     with contextlib.redirect_stdout(io.StringIO()):
         if autosalt(["infer", str(root / "photos"), "--out", str(out), "--model", str(model)]) != 0:
@@ -38,7 +41,23 @@ def score_and_compare(root: Path, model: Path, work: Path) -> dict:
         if autosalt(["evaluate", "--pred", str(out / "scores.csv"), "--manual",
                      str(root / "truth.csv"), "--out", str(report)]) != 0:
             raise SystemExit(f"autosalt evaluate failed on {root}")
-    return json.loads((report / "metrics.json").read_text())
+    metrics = json.loads((report / "metrics.json").read_text())
+    metrics["partial"] = partial_loss_errors(out / "scores.csv", root / "truth.csv")
+    return metrics
+
+
+def partial_loss_errors(scores: Path, truth: Path) -> dict:
+    """Absolute SALT errors of the visits with a ``partial_loss`` flag on any view."""
+    with truth.open(newline="") as stream:
+        true = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
+    errors = []
+    with scores.open(newline="") as stream:
+        for row in csv.DictReader(stream):
+            codes = ";".join(row[f"quality_{view}"] for view in VIEWS)
+            if "partial_loss" in codes and row["salt"]:
+                errors.append(abs(float(row["salt"]) - true[(row["patient"], row["visit"])]))
+    return {"n": len(errors), "mae": sum(errors) / len(errors) if errors else None,
+            "max": max(errors, default=None)}
 
 
 def _ci(values: list) -> str:
@@ -65,6 +84,10 @@ def main() -> int:
             cells += (["0", "-", "-"] if entry is None else
                       [f"{entry['n']} ({100 * entry['share']:.0f}%)",
                        f"{entry['mae']:.2f}{_ci(entry['mae_ci95'])}", f"{entry['max_abs_error']:.2f}"])
+        partial = metrics["partial"]
+        cells += (["0", "-"] if not partial["n"] else
+                  [f"{partial['n']} ({100 * partial['n'] / metrics['n']:.0f}%)",
+                   f"{partial['mae']:.2f} (largest {partial['max']:.2f})"])
         rows.append("| " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     lines = ["## Quality flags against SALT error (`benchmarks/bench_flags.py`)", "",
@@ -72,11 +95,14 @@ def main() -> int:
              "scored by `autosalt infer` with its defaults, the table compared with the exact "
              "truth by `autosalt evaluate` (`by_status`): visits left *ok* against visits "
              "*flagged* for review (blur, exposure, a poor surface fit, views that do not match "
-             "their names). MAE in SALT points with a 95% bootstrap interval. Synthetic truth, "
-             "not clinical accuracy.", "",
+             "their names, most of a view's scalp read as partial loss). *Partial loss*: the "
+             "flagged visits with a `partial_loss` flag on any view (diffuse thinning, or short, "
+             "fine or light hair read as thinning; `docs/scoring.md`). MAE in SALT points with "
+             "a 95% bootstrap interval. Synthetic truth, not clinical accuracy.", "",
              "| labeled folder | visits | SALT MAE, all | ok visits | MAE, ok | largest error, ok "
-             "| flagged visits | MAE, flagged | largest error, flagged |",
-             "|---|---|---|---|---|---|---|---|---|", *rows]
+             "| flagged visits | MAE, flagged | largest error, flagged | partial loss visits "
+             "| MAE, partial loss |",
+             "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
     return 0

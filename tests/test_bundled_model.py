@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autosalt.config import QualityConfig
 from autosalt.contract import VIEWS
 from autosalt.fileio import read_photo
 from autosalt.inference.batch import Settings
+from autosalt.inference.quality import check_partial_loss
 from autosalt.model.checkpoint import load_checkpoint
 from autosalt.model.predictor import Predictor
 from autosalt.postprocess.visit import score_visit
@@ -32,19 +34,28 @@ def test_checkpoint_is_small_plain_and_described():
 
 
 @pytest.fixture(scope="module")
-def sample_scores() -> dict[tuple[str, str], tuple[float, float]]:
-    """(patient, visit) -> (predicted SALT, true SALT) for the 12 sample visits, scored as
-    ``autosalt infer`` scores them by default (with or without mirror TTA)."""
-    predictor, tta = Predictor(MODEL), Settings.tta
+def sample_predictions() -> dict[tuple[str, str], tuple[list, float]]:
+    """(patient, visit) -> (the four views' predictions, true SALT) for the 12 sample visits,
+    predicted as ``autosalt infer`` predicts them by default (mirror TTA, second pass)."""
+    predictor = Predictor(MODEL)
     with (SAMPLE / "truth.csv").open(newline="") as stream:
         truth = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
-    scores = {}
+    result = {}
     for patient, visit in truth:
         photos = [read_photo(SAMPLE / "photos" / patient / visit / f"{view}.jpg") for view in VIEWS]
-        predictions = predictor.predict_batch(photos, tta)
+        result[(patient, visit)] = (predictor.predict_batch(photos, Settings.tta, Settings.refine),
+                                    truth[(patient, visit)])
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample_scores(sample_predictions) -> dict[tuple[str, str], tuple[float, float]]:
+    """(patient, visit) -> (predicted SALT, true SALT), scored as ``autosalt infer`` scores."""
+    scores = {}
+    for key, (predictions, true) in sample_predictions.items():
         values = score_visit({v: p.mask for v, p in zip(VIEWS, predictions)},
                              {v: p.loss for v, p in zip(VIEWS, predictions)}).values
-        scores[(patient, visit)] = (salt_from_views(values), truth[(patient, visit)])
+        scores[key] = (salt_from_views(values), true)
     return scores
 
 
@@ -65,3 +76,15 @@ def test_diffuse_improvement_is_tracked_visit_by_visit(sample_scores):
     # P004 is diffuse thinning that improves (true 30, 21, 11): partial density, not patches.
     scores = [sample_scores[("P004", visit)][0] for visit in ("week00", "week04", "week08")]
     assert scores[0] > scores[1] > scores[2], scores
+
+
+def test_diffuse_thinning_is_flagged_partial_and_patches_are_not(sample_predictions):
+    # P004's diffuse thinning is read as partial loss on most of the scalp of some view at
+    # every visit; P002's and P003's patches never are.
+    def flagged(patient: str, visit: str) -> bool:
+        predictions, _ = sample_predictions[(patient, visit)]
+        return any(check_partial_loss(p.mask, p.loss, QualityConfig()) for p in predictions)
+
+    assert all(flagged("P004", visit) for visit in ("week00", "week04", "week08"))
+    assert not any(flagged(patient, visit) for patient in ("P002", "P003")
+                   for visit in ("week00", "week04", "week08"))

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from autosalt.config import QualityConfig, load_config
-from autosalt.fileio import read_mask, read_photo
-from autosalt.inference.quality import ViewShape, blur_score, check_left_right, check_view
+from autosalt.contract import CLASS_HAIR, CLASS_LOSS, CLASS_SKIN
+from autosalt.fileio import read_loss_map, read_mask, read_photo
+from autosalt.inference.quality import (
+    ViewShape,
+    blur_score,
+    check_left_right,
+    check_partial_loss,
+    check_view,
+    partial_share,
+)
 from autosalt.synth.generate import SynthOptions, generate
 
 VIEWS = ("top", "left", "right", "back")
@@ -107,3 +115,33 @@ def test_thresholds_come_from_the_config(views, tmp_path):
     (tmp_path / "q.yaml").write_text("quality:\n  min_side_px: 1000\n")
     assert codes(check_view(photo, mask, "top", load_config(tmp_path / "q.yaml").quality)) \
         == ["low_resolution"]
+
+
+def test_partial_loss_share_counts_scalp_only():
+    mask = np.full((10, 10), CLASS_HAIR, np.uint8)
+    mask[:, 6:] = CLASS_SKIN  # 60 scalp pixels, 40 skin
+    loss = np.zeros((10, 10), np.float32)
+    loss[:3, :6] = 0.5  # 18 partial scalp pixels
+    loss[:, 6:] = 0.5  # partial values on skin do not count
+    loss[5:, :6] = 1.0  # bald, not partial
+    mask[5:, :6] = CLASS_LOSS
+    assert partial_share(mask, loss) == pytest.approx(18 / 60)
+    assert partial_share(np.zeros((4, 4), np.uint8), np.full((4, 4), 0.5, np.float32)) == 0.0
+    config = QualityConfig()
+    assert check_partial_loss(mask, loss, config) is None
+    flag = check_partial_loss(mask, loss, load_config(None, ["quality.partial_max_share=0.25"]).quality)
+    assert flag.code == "partial_loss" and "30% of the scalp" in flag.reason
+
+
+@pytest.mark.parametrize("pattern, flagged", [("diffuse", True), ("mixed", True),
+                                              ("multi_patch", False), ("ophiasis", False)])
+def test_partial_loss_flags_thinning_not_patches(tmp_path, pattern, flagged):
+    """On the generator's exact truth: thinning is partial loss on most of the scalp; patches
+    are haired or bald, partial only along their soft edges."""
+    generate(tmp_path, patients=1, visits=1, seed=4, options=SynthOptions(size=(192, 192), pattern=pattern),
+             workers=1, progress=False)
+    for view in VIEWS:
+        mask = read_mask(tmp_path / f"masks/P001/week00/{view}.png")
+        loss = read_loss_map(tmp_path / f"loss/P001/week00/{view}.png")
+        flag = check_partial_loss(mask, loss, QualityConfig())
+        assert (flag is not None) == flagged, (pattern, view, partial_share(mask, loss))

@@ -55,7 +55,7 @@ from autosalt.fileio import (
 )
 from autosalt.inference.labelme import labelme_document
 from autosalt.inference.overlays import labelled, view_overlay, visit_summary
-from autosalt.inference.quality import check_left_right, check_view
+from autosalt.inference.quality import check_left_right, check_partial_loss, check_view
 from autosalt.layout import Visit, scan_photo_folder
 from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
 from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
@@ -184,7 +184,9 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
         masks = {view: p.mask for view, p in zip(views, predictions)}
         losses = {view: p.loss for view, p in zip(views, predictions)}
         for view, prediction in zip(views, predictions):
-            for flag in check_view(decoded.photos[view], prediction.mask, view, settings.quality):
+            view_flags = check_view(decoded.photos[view], prediction.mask, view, settings.quality)
+            partial = check_partial_loss(prediction.mask, prediction.loss, settings.quality)
+            for flag in view_flags + ([partial] if partial else []):
                 flags.append(f"{names[view]}: {flag.reason}")
                 quality_codes[view].append(flag.code)
             details[view]["confidence"] = round(prediction.confidence, 4)

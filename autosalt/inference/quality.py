@@ -1,8 +1,9 @@
 """Per-view quality checks of batch scoring: each returns reasons a human should look.
 
-Checks are pure functions of the photo (RGB uint8, (H, W, 3)) and the predicted class mask
-((H, W) uint8, contract class ids), so they are tested on photos degraded on purpose with
-ground-truth masks, independently of any trained model. Thresholds live in
+Checks are pure functions of the photo (RGB uint8, (H, W, 3)), the predicted class mask
+((H, W) uint8, contract class ids) and, for :func:`check_partial_loss`, the predicted loss
+fraction, so they are tested on photos degraded on purpose with ground-truth masks,
+independently of any trained model. Thresholds live in
 :class:`autosalt.config.QualityConfig` and are documented in ``docs/scoring.md``.
 
 Every flag is a :class:`Flag`: a short ``code`` (for the ``quality_<view>`` columns and for
@@ -24,11 +25,14 @@ from autosalt.contract import CLASS_HAIR, CLASS_LOSS, CLASS_SKIN
 #: not depend on the camera's resolution.
 BLUR_MEASURE_SIDE = 512
 DARK_LEVEL, BRIGHT_LEVEL = 16, 245  # grey levels counted as crushed shadows / clipped highlights
+#: Loss fractions counted as partial loss (neither haired nor bald) by :func:`check_partial_loss`.
+PARTIAL_BAND = (0.2, 0.8)
 
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # blur, dark, bright, small_scalp, low_resolution, view_mismatch, left_right_swapped
+    code: str  # blur, dark, bright, small_scalp, low_resolution, view_mismatch, left_right_swapped,
+    # partial_loss
     reason: str
 
 
@@ -118,6 +122,34 @@ def check_view(photo: np.ndarray, mask: np.ndarray, view: str, config: QualityCo
                                            f"image's {side}, scalp {shape.scalp_share:.0%} of the "
                                            "head): a side photo?"))
     return flags
+
+
+def partial_share(mask: np.ndarray, loss: np.ndarray) -> float:
+    """Share of the predicted scalp whose loss fraction lies within :data:`PARTIAL_BAND`."""
+    scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+    if not scalp.any():
+        return 0.0
+    low, high = PARTIAL_BAND
+    values = loss[scalp]
+    return float(((values > low) & (values < high)).mean())
+
+
+def check_partial_loss(mask: np.ndarray, loss: np.ndarray, config: QualityConfig) -> Flag | None:
+    """Flag a view whose scalp is mostly read as partial loss.
+
+    That is how the network reads diffuse thinning, and also how it misreads short, fine or
+    light hair, which shows skin between the hairs: the photo alone does not tell them apart
+    (dermatologists use a dermatoscope). Measured: docs/benchmarks.md, *Quality flags against
+    SALT error*.
+    """
+    share = partial_share(mask, loss)
+    if share <= config.partial_max_share:
+        return None
+    low, high = PARTIAL_BAND
+    return Flag("partial_loss", f"{share:.0%} of the scalp read as partial hair loss (loss fraction "
+                                f"{low:g}-{high:g}, > {config.partial_max_share:.0%}): diffuse "
+                                "thinning, or short, fine or light hair read as thinning; check "
+                                "by eye")
 
 
 def check_left_right(masks: Mapping[str, np.ndarray], config: QualityConfig) -> Flag | None:
