@@ -20,6 +20,7 @@ import numpy as np
 
 from autosalt.config import QualityConfig
 from autosalt.contract import CLASS_HAIR, CLASS_LOSS, CLASS_SKIN
+from autosalt.postprocess.pixel import scalp_pixels
 
 #: Photos are measured for blur at this long side (downscaled only), so the threshold does
 #: not depend on the camera's resolution.
@@ -31,8 +32,7 @@ PARTIAL_BAND = (0.2, 0.8)
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # blur, dark, bright, small_scalp, low_resolution, view_mismatch, left_right_swapped,
-    # partial_loss
+    code: str  # e.g. blur, dark, small_scalp, view_mismatch, partial_loss (docs/scoring.md)
     reason: str
 
 
@@ -126,7 +126,7 @@ def check_view(photo: np.ndarray, mask: np.ndarray, view: str, config: QualityCo
 
 def partial_share(mask: np.ndarray, loss: np.ndarray) -> float:
     """Share of the predicted scalp whose loss fraction lies within :data:`PARTIAL_BAND`."""
-    scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+    scalp = scalp_pixels(mask)
     if not scalp.any():
         return 0.0
     low, high = PARTIAL_BAND
