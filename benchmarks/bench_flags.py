@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import json
 import sys
@@ -28,7 +27,9 @@ from _report import machine, write_section  # noqa: E402
 
 from autosalt.cli import main as autosalt  # noqa: E402
 from autosalt.contract import VIEWS  # noqa: E402
+from autosalt.fileio import read_csv_rows  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
+from autosalt.training.data import read_truth  # noqa: E402
 
 
 def score_and_compare(root: Path, model: Path, work: Path) -> dict:
@@ -42,20 +43,18 @@ def score_and_compare(root: Path, model: Path, work: Path) -> dict:
                      str(root / "truth.csv"), "--out", str(report)]) != 0:
             raise SystemExit(f"autosalt evaluate failed on {root}")
     metrics = json.loads((report / "metrics.json").read_text())
-    metrics["partial"] = partial_loss_errors(out / "scores.csv", root / "truth.csv")
+    metrics["partial"] = partial_loss_errors(out / "scores.csv", root)
     return metrics
 
 
-def partial_loss_errors(scores: Path, truth: Path) -> dict:
+def partial_loss_errors(scores: Path, root: Path) -> dict:
     """Absolute SALT errors of the visits with a ``partial_loss`` flag on any view."""
-    with truth.open(newline="") as stream:
-        true = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
+    true = read_truth(root)
     errors = []
-    with scores.open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            codes = ";".join(row[f"quality_{view}"] for view in VIEWS)
-            if "partial_loss" in codes and row["salt"]:
-                errors.append(abs(float(row["salt"]) - true[(row["patient"], row["visit"])]))
+    for row in read_csv_rows(scores):
+        codes = ";".join(row[f"quality_{view}"] for view in VIEWS)
+        if "partial_loss" in codes and row["salt"]:
+            errors.append(abs(float(row["salt"]) - true[(row["patient"], row["visit"])]))
     return {"n": len(errors), "mae": sum(errors) / len(errors) if errors else None,
             "max": max(errors, default=None)}
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from autosalt.config import QualityConfig, load_config
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS, CLASS_SKIN
+from autosalt.contract import CLASS_HAIR, CLASS_LOSS, CLASS_SKIN, VIEWS
 from autosalt.fileio import read_loss_map, read_mask, read_photo
 from autosalt.inference.quality import (
     ViewShape,
@@ -18,8 +18,6 @@ from autosalt.inference.quality import (
     partial_share,
 )
 from autosalt.synth.generate import SynthOptions, generate
-
-VIEWS = ("top", "left", "right", "back")
 
 
 @pytest.fixture(scope="module")
