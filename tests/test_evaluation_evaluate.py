@@ -208,3 +208,36 @@ def test_soft_overlap_is_the_class_jaccard_on_binary_maps_and_credits_near_misse
     assert soft_overlap(prediction, np.full((8, 8), 0.4), valid) == pytest.approx((12.8, 12.8))
     with pytest.raises(ValueError, match="shape"):
         soft_overlap(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def test_evaluate_masks_reads_loss_maps_beside_the_masks_for_the_soft_jaccard(tmp_path):
+    """Diffuse thinning at 40% (class 2 in truth) predicted at 50% (class 3): the class masks
+    share no hair loss, the loss maps (``loss/`` beside ``masks/``) agree to 0.8."""
+    mask = np.full((6, 6), 2)
+    mask[0] = 1  # face skin: no loss fraction on either side
+    for root, fraction, classes in (("gt", 0.4, mask), ("pred", 0.5, np.where(mask == 2, 3, mask))):
+        _write_mask(tmp_path / root / "masks" / "P1" / "w0" / "top.png", classes)
+        _write_mask(tmp_path / root / "loss" / "P1" / "w0" / "top.png",
+                    np.where(mask == 2, round(fraction * 255), 0))
+    result = evaluate_masks(tmp_path / "pred", tmp_path / "gt")
+    assert result["loss_jaccard"] == pytest.approx(0.0)
+    assert result["loss_soft_jaccard"] == pytest.approx(102 / 128)  # 0.4 and 0.5 as stored (x 255)
+    assert result["per_image"][0]["loss_soft_iou"] == pytest.approx(102 / 128)
+    # Without loss maps the classes stand in for the fractions: the soft Jaccard is the class one.
+    for root in ("gt", "pred"):
+        for path in (tmp_path / root / "loss").rglob("*.png"):
+            path.unlink()
+    assert evaluate_masks(tmp_path / "pred", tmp_path / "gt")["loss_soft_jaccard"] == pytest.approx(0.0)
+
+
+def test_evaluate_masks_names_a_bad_loss_map_and_scores_the_other_images(tmp_path):
+    mask = np.full((6, 6), 3)
+    for root in ("gt", "pred"):
+        for view in ("top", "back"):
+            _write_mask(tmp_path / root / "masks" / "P1" / "w0" / f"{view}.png", mask)
+    bad = tmp_path / "pred" / "loss" / "P1" / "w0" / "top.png"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a png")
+    result = evaluate_masks(tmp_path / "pred", tmp_path / "gt")
+    assert result["n_images"] == 1 and result["loss_soft_jaccard"] == pytest.approx(1.0)
+    assert len(result["errors"]) == 1 and str(bad) in result["errors"][0]

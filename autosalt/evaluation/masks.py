@@ -4,8 +4,11 @@ Both folders hold class-id masks as ``<root>/<patient>/<visit>/<view>.png`` (or 
 root with ``masks/``). Masks are paired by (patient, visit, view). Reference pixels marked
 ignore (255) are left out. Reported: per-class IoU and Dice from one confusion matrix
 summed over all pixels (as torchvision's segmentation reference does), the hair-loss Jaccard
-(IoU of class ``scalp_loss``, also as the mean over images), and the MAE of each image's
-loss fraction (loss pixels / scalp pixels, in percent).
+(IoU of class ``scalp_loss``, also as the mean over images), the MAE of each image's
+loss fraction (loss pixels / scalp pixels, in percent), and the soft hair-loss Jaccard of the
+per-pixel loss fractions (:func:`soft_overlap`). A root given with ``masks/`` may hold loss maps
+in ``loss/`` beside it (as labeled data and ``autosalt infer`` output do); a mask without one
+counts its class 3 as full loss and class 2 as none.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from autosalt.contract import CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, CLASS_NAMES
-from autosalt.fileio import InputError, read_mask, write_csv_atomic, write_json_atomic
+from autosalt.fileio import InputError, read_loss_map, read_mask, write_csv_atomic, write_json_atomic
 from autosalt.layout import scan_photo_folder
+from autosalt.postprocess.pixel import pixel_loss_fraction
 
 N_CLASSES = len(CLASS_NAMES)
 
@@ -29,6 +33,20 @@ def _mask_files(root: Path) -> dict[tuple[str, str, str], Path]:
     scan = scan_photo_folder(root, extensions=(".png",))
     return {(visit.patient, visit.visit, view): path
             for visit in scan.visits for view, path in visit.views.items()}
+
+
+def _loss_fraction_map(root: Path, mask_path: Path, mask: np.ndarray) -> np.ndarray:
+    """Per-pixel loss fraction of one mask: from ``<root>/loss/`` when the root keeps its masks
+    in ``masks/`` and a loss map matches this one, else from the classes."""
+    if not (root / "masks").is_dir():
+        return pixel_loss_fraction(mask)
+    loss_path = root / "loss" / mask_path.relative_to(root / "masks")
+    if not loss_path.is_file():
+        return pixel_loss_fraction(mask)
+    loss_map = read_loss_map(loss_path)
+    if loss_map.shape != mask.shape:
+        raise InputError(f"{loss_path}: size {loss_map.shape[::-1]} differs from its mask {mask.shape[::-1]}")
+    return pixel_loss_fraction(mask, loss_map)
 
 
 def loss_fraction(mask: np.ndarray) -> float | None:
@@ -84,6 +102,7 @@ def evaluate_masks(predicted_root: str | Path, reference_root: str | Path) -> di
         raise InputError(f"{predicted_root} and {reference_root} share no <patient>/<visit>/<view> "
                          f"masks ({len(predicted_files)} and {len(reference_files)} found)")
     total = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    overlap = union = 0.0
     per_image, errors = [], []
     for key in keys:
         try:
@@ -92,6 +111,8 @@ def evaluate_masks(predicted_root: str | Path, reference_root: str | Path) -> di
             if predicted.shape != reference.shape:
                 raise InputError(f"{predicted_files[key]}: size {predicted.shape[::-1]} differs from "
                                  f"the reference {reference.shape[::-1]}")
+            predicted_loss = _loss_fraction_map(predicted_root, predicted_files[key], predicted)
+            reference_loss = _loss_fraction_map(reference_root, reference_files[key], reference)
         except InputError as error:
             errors.append(str(error))
             continue
@@ -99,9 +120,12 @@ def evaluate_masks(predicted_root: str | Path, reference_root: str | Path) -> di
         total += confusion
         iou, _ = iou_and_dice(confusion)
         scored = reference != CLASS_IGNORE
+        common, either = soft_overlap(predicted_loss, reference_loss, scored)
+        overlap, union = overlap + common, union + either
         fractions = loss_fraction(np.where(scored, predicted, CLASS_IGNORE)), loss_fraction(reference)
         per_image.append({"patient": key[0], "visit": key[1], "view": key[2],
                           "loss_iou": iou[CLASS_LOSS],
+                          "loss_soft_iou": common / either if either > 0 else None,
                           "loss_fraction_predicted": fractions[0], "loss_fraction_reference": fractions[1],
                           "loss_fraction_error": None if None in fractions else fractions[0] - fractions[1]})
     if not per_image:
@@ -116,6 +140,7 @@ def evaluate_masks(predicted_root: str | Path, reference_root: str | Path) -> di
         "mean_iou": _mean([v for v in iou if v is not None]),
         "loss_jaccard": iou[CLASS_LOSS],
         "loss_jaccard_mean_per_image": _mean(loss_ious),
+        "loss_soft_jaccard": overlap / union if union > 0 else None,
         "loss_fraction_mae": _mean(fraction_errors),
         "n_loss_fraction_pairs": len(fraction_errors),
         "only_predicted": ["/".join(k) for k in sorted(set(predicted_files) - set(reference_files))],
@@ -145,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         iou, dice = result["iou"][name], result["dice"][name]
         print(f"{name:>11}: IoU {'n/a' if iou is None else f'{iou:.3f}'}  "
               f"Dice {'n/a' if dice is None else f'{dice:.3f}'}")
-    for key in ("loss_jaccard", "loss_fraction_mae"):
+    for key in ("loss_jaccard", "loss_soft_jaccard", "loss_fraction_mae"):
         print(f"{key}: {'n/a' if result[key] is None else f'{result[key]:.3f}'}")
     print(f"{result['n_images']} images; only predicted {len(result['only_predicted'])}, only reference "
           f"{len(result['only_reference'])}, unreadable {len(result['errors'])}")
