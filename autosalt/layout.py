@@ -89,7 +89,10 @@ def scan_photo_folder(root: str | os.PathLike,
         for name in sorted(files):
             path = folder_path / name
             if not _is_image(path, extensions):
-                if not name.startswith("."):
+                if path.suffix.lower() in (".heic", ".heif") and ".jpg" in extensions:
+                    skipped.append(f"{path}: HEIC/HEIF photos (the iPhone camera's default) are not "
+                                   "read; export them as JPEG (or set the camera to 'Most Compatible')")
+                elif not name.startswith("."):
                     skipped.append(f"{path}: not an image extension ({', '.join(extensions)})")
                 continue
             stem = path.stem

@@ -41,3 +41,12 @@ def test_flat_name_parsing():
     assert parse_flat_name("P_1_w_2_left_side") == ("P_1_w", "2", "left_side")
     assert parse_flat_name("P1_w0_top") == ("P1", "w0", "top")
     assert parse_flat_name("top") is None
+
+
+def test_iphone_heic_photos_are_skipped_with_how_to_convert_them(tmp_path):
+    _touch(tmp_path / "P1" / "w0" / "top.HEIC")
+    _touch(tmp_path / "P1" / "w0" / "back.jpg")
+    scan = scan_photo_folder(tmp_path)
+    assert sorted(scan.visits[0].views) == ["back"]
+    [message] = scan.skipped
+    assert "top.HEIC" in message and "export them as JPEG" in message
