@@ -85,6 +85,7 @@ class QualityConfig:
     blur_min: float = 12.0  # variance of the Laplacian on the grey photo (long side <= 512 px)
     dark_max_fraction: float = 0.35  # share of head pixels below 16/255 that flags underexposure
     bright_max_fraction: float = 0.35  # share of head pixels above 245/255 that flags overexposure
+    min_colour_saturation: float = 8.0  # mean HSV saturation (0-255) of the head; greyscale = 0
     min_scalp_fraction: float = 0.03  # predicted scalp share of the photo
     # A view "looks like a profile" when the scalp is under this share of the head (scalp +
     # skin) and skin sits beside it, off-centre by at least this many scalp widths.

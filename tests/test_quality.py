@@ -15,6 +15,7 @@ from autosalt.inference.quality import (
     check_left_right,
     check_partial_loss,
     check_view,
+    colour_saturation,
     partial_share,
 )
 from autosalt.synth.generate import SynthOptions, generate
@@ -69,6 +70,21 @@ def test_white_backdrop_is_not_overexposure(views):
     backdrop = photo.copy()
     backdrop[mask == 0] = 255  # a white studio wall: the head is still well exposed
     assert "bright" not in codes(check_view(backdrop, mask, "back", QualityConfig()))
+
+
+def test_greyscale_photo_flagged_not_a_colour_one(views):
+    photo, mask = views["top"]
+    grey = cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    _, encoded = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, 80])  # saved as colour JPEG
+    reread = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    config = QualityConfig()
+    assert colour_saturation(reread, mask > 0) < 1.0 < config.min_colour_saturation
+    assert colour_saturation(photo, mask > 0) > 3 * config.min_colour_saturation
+    assert codes(check_view(reread, mask, "top", config)) == ["no_colour"]
+    # A clipped-white head has no colour left to measure: overexposed, not greyscale.
+    white = np.full_like(photo, 255)
+    assert colour_saturation(white, mask > 0) is None
+    assert "no_colour" not in codes(check_view(white, mask, "top", config))
 
 
 def test_low_resolution_and_small_scalp(views):

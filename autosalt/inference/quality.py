@@ -32,7 +32,7 @@ PARTIAL_BAND = (0.2, 0.8)
 
 @dataclass(frozen=True)
 class Flag:
-    code: str  # e.g. blur, dark, small_scalp, view_mismatch, partial_loss (docs/scoring.md)
+    code: str  # e.g. blur, dark, no_colour, small_scalp, view_mismatch, partial_loss (docs/scoring.md)
     reason: str
 
 
@@ -91,8 +91,24 @@ def exposure_fractions(photo: np.ndarray, region: np.ndarray | None = None) -> t
     return float((values < DARK_LEVEL).mean()), float((values > BRIGHT_LEVEL).mean())
 
 
+def colour_saturation(photo: np.ndarray, region: np.ndarray | None = None) -> float | None:
+    """Mean HSV saturation (0-255) over ``region``'s well-exposed pixels (grey levels between the
+    crushed and clipped ones, whose saturation means nothing); None where there are none.
+
+    0 for a greyscale photo (also once saved as a colour JPEG); the synthetic heads measure 26
+    or more, skin and hair in colour photos far more.
+    """
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    exposed = (grey > DARK_LEVEL) & (grey < BRIGHT_LEVEL)
+    if region is not None and region.any():
+        exposed &= region
+    if not exposed.any():
+        return None
+    return float(cv2.cvtColor(photo, cv2.COLOR_RGB2HSV)[..., 1][exposed].mean())
+
+
 def check_view(photo: np.ndarray, mask: np.ndarray, view: str, config: QualityConfig) -> list[Flag]:
-    """Quality flags of one view: resolution, blur, exposure, scalp size, view identity."""
+    """Quality flags of one view: resolution, blur, exposure, colour, scalp size, view identity."""
     flags = []
     short_side = min(photo.shape[:2])
     if short_side < config.min_side_px:
@@ -108,6 +124,11 @@ def check_view(photo: np.ndarray, mask: np.ndarray, view: str, config: QualityCo
     if bright > config.bright_max_fraction:
         flags.append(Flag("bright", f"overexposed ({bright:.0%} of the head is clipped white, "
                                     f"> {config.bright_max_fraction:.0%})"))
+    saturation = colour_saturation(photo, mask > 0)
+    if saturation is not None and saturation < config.min_colour_saturation:
+        flags.append(Flag("no_colour", f"greyscale or nearly colourless (head saturation "
+                                       f"{saturation:.1f} < {config.min_colour_saturation:g}): the "
+                                       "model tells hair from skin partly by colour"))
     shape = ViewShape.from_mask(mask)
     if shape.scalp_fraction < config.min_scalp_fraction:
         flags.append(Flag("small_scalp", f"scalp too small in frame ({shape.scalp_fraction:.1%} of "
