@@ -36,10 +36,12 @@ class InputError(Exception):
 
 
 def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read a photo as RGB ``uint8`` of shape (H, W, 3), EXIF orientation applied.
+    """Read a photo as sRGB ``uint8`` of shape (H, W, 3), EXIF orientation applied.
 
-    Grayscale, palette, alpha, CMYK and 16-bit images are converted; corrupt, truncated,
-    empty, non-image and over-large files raise :class:`InputError`.
+    Grayscale, palette, alpha, CMYK and 16-bit images are converted, and an embedded colour
+    profile other than sRGB (Display P3 on phones, Adobe RGB on cameras) is converted to sRGB,
+    the space the model was trained in; corrupt, truncated, empty, non-image and over-large
+    files raise :class:`InputError`.
     """
     path = Path(path)
     try:
@@ -58,7 +60,7 @@ def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
                         f"{path}: image is {width}x{height} = {width * height / 1e6:.0f} MP, above "
                         f"the {max_pixels / 1e6:.0f} MP limit; downscale it first")
                 image.load()  # decodes now, so truncation is caught here
-                image = ImageOps.exif_transpose(image)
+                image = _to_srgb(ImageOps.exif_transpose(image), image.info.get("icc_profile"))
                 return _to_rgb8(image, path)
     except InputError:
         raise
@@ -67,6 +69,26 @@ def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as error:
         raise InputError(f"{path}: corrupt or truncated image ({error})") from None
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """``image`` converted from its embedded ICC profile to sRGB (8-bit RGB and CMYK images).
+
+    Without a profile, with an sRGB one, or with one littleCMS cannot use, the pixels are
+    taken as sRGB unchanged, as every viewer does with untagged photos.
+    """
+    if not icc_profile or image.mode not in ("RGB", "CMYK"):
+        return image
+    from PIL import ImageCms
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower().replace(" ", ""):
+            return image
+        return ImageCms.profileToProfile(image, profile, ImageCms.createProfile("sRGB"),
+                                         renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
 
 
 def _to_rgb8(image: Image.Image, path: Path) -> np.ndarray:

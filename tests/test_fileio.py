@@ -105,3 +105,44 @@ def test_csv_reader_errors(tmp_path):
         read_csv_rows(tmp_path / "few.csv", required=("patient", "visit", "salt"))
     (tmp_path / "ids.csv").write_text("patient,visit,salt\n007,01,5\n")
     assert read_csv_rows(tmp_path / "ids.csv")[0]["patient"] == "007"
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _display_p3_profile() -> bytes:
+    """An ICC profile with Display P3's primaries (D50-adapted colorants, sRGB's tone curves),
+    made by editing PIL's built-in sRGB profile: no profile file needs to ship with the tests."""
+    import struct
+
+    data = bytearray(_srgb_profile())
+    data[84:100] = bytes(16)  # no profile ID (an MD5 of the old contents)
+    count = struct.unpack(">I", data[128:132])[0]
+    tags = {}
+    for index in range(count):
+        signature, offset, _ = struct.unpack(">4sII", data[132 + 12 * index: 144 + 12 * index])
+        tags[signature] = offset
+    colorants = {b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419),
+                 b"bXYZ": (0.1571, 0.0666, 0.7841)}
+    for signature, xyz in colorants.items():
+        data[tags[signature] + 8: tags[signature] + 20] = struct.pack(">3i", *(round(v * 65536) for v in xyz))
+    return bytes(data).replace("sRGB".encode("utf-16-be"), "DP_3".encode("utf-16-be"))  # its name
+
+
+def test_photo_colour_profiles_are_converted_to_srgb(tmp_path):
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    pixels[:] = (180, 120, 100)  # a skin tone
+    image = Image.fromarray(pixels)
+    image.save(tmp_path / "p3.png", icc_profile=_display_p3_profile())
+    image.save(tmp_path / "srgb.png", icc_profile=_srgb_profile())
+    image.save(tmp_path / "broken.png", icc_profile=b"not a profile")
+    image.save(tmp_path / "untagged.png")
+    converted = read_photo(tmp_path / "p3.png")[0, 0].astype(int)
+    # The same numbers mean a more saturated colour in P3: in sRGB red rises, green and blue fall.
+    assert converted[0] > 185 and converted[1] < 118 and converted[2] < 98
+    for name in ("srgb.png", "broken.png", "untagged.png"):
+        assert np.array_equal(read_photo(tmp_path / name), pixels), name
+
