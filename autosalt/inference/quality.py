@@ -95,7 +95,7 @@ def colour_saturation(photo: np.ndarray, region: np.ndarray | None = None) -> fl
     """Mean HSV saturation (0-255) over ``region``'s well-exposed pixels (grey levels between the
     crushed and clipped ones, whose saturation means nothing); None where there are none.
 
-    0 for a greyscale photo (also once saved as a colour JPEG); the synthetic heads measure 26
+    0 for a greyscale photo (also once saved as a colour JPEG); the synthetic heads measure 22
     or more, skin and hair in colour photos far more.
     """
     grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
