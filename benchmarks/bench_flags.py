@@ -8,7 +8,8 @@ Each ROOT is a labeled folder with ``photos/`` and ``truth.csv`` (e.g. rendered 
 by ``autosalt infer`` exactly as a user would run it (default settings: quality checks,
 mirror TTA, ``surface``), and the score table is compared with ``truth.csv`` by
 ``autosalt evaluate``; the table gives its split by status: visits left ``ok`` against
-visits ``flagged`` for review. Writes the ``flags`` section of docs/benchmarks.md.
+visits ``flagged`` for review, and how well the ``uncertainty`` column ranks the errors.
+Writes the ``flags`` section of docs/benchmarks.md.
 Synthetic truth, not clinical accuracy.
 """
 
@@ -27,6 +28,7 @@ from _report import machine, write_section  # noqa: E402
 
 from autosalt.cli import main as autosalt  # noqa: E402
 from autosalt.contract import VIEWS  # noqa: E402
+from autosalt.evaluation.evaluate import THIRDS  # noqa: E402
 from autosalt.fileio import read_csv_rows  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.training.data import read_truth  # noqa: E402
@@ -87,6 +89,10 @@ def main() -> int:
         cells += (["0", "-"] if not partial["n"] else
                   [f"{partial['n']} ({100 * partial['n'] / metrics['n']:.0f}%)",
                    f"{partial['mae']:.2f} (largest {partial['max']:.2f})"])
+        uncertainty = metrics["by_uncertainty"]
+        cells += (["-", "-"] if not uncertainty else
+                  [f"{uncertainty['spearman_abs_error']:.2f}{_ci(uncertainty['spearman_ci95'])}",
+                   " / ".join(f"{uncertainty['thirds'][name]['mae']:.2f}" for name in THIRDS)])
         rows.append("| " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
     lines = ["## Quality flags against SALT error (`benchmarks/bench_flags.py`)", "",
@@ -97,11 +103,15 @@ def main() -> int:
              "their names, most of a view's scalp read as partial loss). *Partial loss*: the "
              "flagged visits with a `partial_loss` flag on any view (diffuse thinning, or short, "
              "fine or light hair read as thinning; `docs/scoring.md`). MAE in SALT points with "
-             "a 95% bootstrap interval. Synthetic truth, not clinical accuracy.", "",
+             "a 95% bootstrap interval. *Uncertainty*: the `uncertainty` column (100 x (1 - the "
+             "network's mean top-class probability over the head), averaged over the views) against "
+             "the absolute SALT error, by `autosalt evaluate` (`by_uncertainty`): Spearman rho with "
+             "its 95% interval, and the MAE of the visits in each third from least to most "
+             "uncertain. Synthetic truth, not clinical accuracy.", "",
              "| labeled folder | visits | SALT MAE, all | ok visits | MAE, ok | largest error, ok "
              "| flagged visits | MAE, flagged | largest error, flagged | partial loss visits "
-             "| MAE, partial loss |",
-             "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+             "| MAE, partial loss | uncertainty vs error, Spearman | MAE by uncertainty third |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
     return 0

@@ -94,6 +94,43 @@ def test_evaluate_splits_agreement_by_the_visits_status(tmp_path, capsys):
     assert "MAE flagged" in capsys.readouterr().out
 
 
+def _with_uncertainty(predicted, values):
+    """Add batch scoring's ``uncertainty`` column to the predicted table (the error row: empty)."""
+    lines = predicted.read_text().splitlines()
+    lines[0] += ",uncertainty"
+    for index in range(1, len(lines)):
+        lines[index] += f",{values[index - 1]}" if index - 1 < len(values) else ","
+    predicted.write_text("\n".join(lines) + "\n")
+
+
+def test_evaluate_splits_agreement_by_thirds_of_the_uncertainty(tmp_path, capsys):
+    predicted, manual = write_tables(tmp_path)
+    errors = np.abs(np.subtract(PREDICTED_SALTS, MANUAL_SALTS))
+    _with_uncertainty(predicted, [f"{1 + error:.2f}" for error in errors])  # ranks like the errors
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    entry = json.loads((out / "metrics.json").read_text())["by_uncertainty"]
+    assert entry["n"] == 12 and entry["spearman_abs_error"] == pytest.approx(1.0)
+    ordered = np.sort(errors)
+    thirds = (ordered[:4], ordered[4:8], ordered[8:])
+    for name, members in zip(("low", "middle", "high"), thirds, strict=True):
+        third = entry["thirds"][name]
+        assert third["n"] == 4 and third["mae"] == pytest.approx(members.mean(), abs=1e-4)
+        assert third["max_abs_error"] == pytest.approx(members.max())
+        assert third["range"] == pytest.approx([1 + members.min(), 1 + members.max()], abs=0.01)
+    metrics = {row["metric"] for row in csv.DictReader((out / "metrics.csv").open())}
+    assert {"uncertainty.spearman_abs_error", "uncertainty_low.mae", "uncertainty_high.mae"} <= metrics
+    assert "in thirds of the visits from least to most uncertain" in (out / "report.html").read_text()
+    assert "Spearman rho with |error| 1.0" in capsys.readouterr().out
+
+
+def test_a_bad_uncertainty_is_refused_with_its_line(tmp_path):
+    predicted, _ = write_tables(tmp_path)
+    _with_uncertainty(predicted, ["2.5", "lots"])
+    with pytest.raises(TableError, match=r"pred.csv: line 3: uncertainty 'lots' is not a number"):
+        load_scores(predicted, predicted=True)
+
+
 def test_evaluate_without_a_status_column_has_no_status_split(tmp_path):
     predicted, manual = write_tables(tmp_path)
     rows = list(csv.DictReader(predicted.open()))
@@ -103,7 +140,8 @@ def test_evaluate_without_a_status_column_has_no_status_split(tmp_path):
         writer.writerows(row for row in rows if row["salt"])
     out = tmp_path / "report"
     assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
-    assert json.loads((out / "metrics.json").read_text())["by_status"] == {}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["by_status"] == {} and metrics["by_uncertainty"] == {}
 
 
 def test_evaluate_with_raters_answers_the_rater_question(tmp_path):

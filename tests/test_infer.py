@@ -85,6 +85,9 @@ def test_scores_a_folder_and_writes_every_output(synth, predictor, tmp_path, cap
     expected = 0.40 * values["top"] + 0.18 * (values["left"] + values["right"]) + 0.24 * values["back"]
     assert abs(float(row["salt"]) - expected) < 0.02
     assert "low_resolution" in row["quality_top"]  # 96x128 photos are below 256 px
+    views = json.loads((out / "visits/P001/week00.json").read_text())["views"]
+    confidence = np.mean([views[view]["confidence"] for view in VIEWS])
+    assert float(row["uncertainty"]) == pytest.approx(100 * (1 - confidence), abs=0.01)
     for kind, extension in (("masks", "png"), ("loss", "png"), ("overlays", "jpg"),
                             ("annotations", "json")):
         assert len(list((out / kind).rglob(f"*.{extension}"))) == 24, kind
@@ -98,6 +101,14 @@ def test_scores_a_folder_and_writes_every_output(synth, predictor, tmp_path, cap
     document = json.loads((out / "scores.json").read_text())
     assert document["model"] == "tiny" and len(document["rows"]) == 6
     assert not list(out.rglob("*.tmp"))
+
+
+def test_visit_uncertainty_is_the_mean_doubt_in_percent():
+    from autosalt.inference.batch import visit_uncertainty
+
+    assert visit_uncertainty([0.98, 0.96, 0.99, 0.95]) == pytest.approx(3.0)
+    assert visit_uncertainty([1.0]) == 0.0
+    assert visit_uncertainty([]) is None
 
 
 def test_labelme_polygons_cover_the_mask():
@@ -187,7 +198,7 @@ def test_bad_input_folder_completes_with_reasons(synth, predictor, tmp_path):
     for name, reason in expect_error.items():
         assert rows[name]["status"] == "error", name
         assert reason in rows[name]["flags"], (name, rows[name]["flags"])
-        assert rows[name]["salt"] is None
+        assert rows[name]["salt"] is None and rows[name]["uncertainty"] is None
     for name in ("G1", "G2", "gray", "sixteen", "cmyk", "alpha", "exif", "P\\xe9"):
         assert rows[name]["status"] in ("ok", "flagged"), (name, rows[name]["flags"])
         assert rows[name]["salt"] is not None

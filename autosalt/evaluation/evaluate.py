@@ -119,6 +119,36 @@ def status_statistics(joined: Joined) -> dict[str, dict]:
     return result
 
 
+#: Fewest paired visits with an ``uncertainty`` for :func:`uncertainty_statistics` (3 a third).
+UNCERTAINTY_MIN_VISITS = 9
+THIRDS = ("low", "middle", "high")
+
+
+def uncertainty_statistics(joined: Joined) -> dict:
+    """Does batch scoring's ``uncertainty`` column rank the errors?
+
+    Spearman rho between the uncertainty and the absolute SALT error, with its CI, and the
+    agreement within each third of the visits ordered by uncertainty (low, middle, high): MAE
+    with its CI, the largest error and the uncertainties spanned. Empty when fewer than
+    :data:`UNCERTAINTY_MIN_VISITS` paired visits carry one.
+    """
+    given = np.array([value is not None for value in joined.uncertainties], dtype=bool)
+    if given.sum() < UNCERTAINTY_MIN_VISITS:
+        return {}
+    uncertainty = np.array([value for value in joined.uncertainties if value is not None], dtype=float)
+    predicted, manual = joined.predicted[given], joined.manual[given]
+    errors = np.abs(predicted - manual)
+    result = {"n": int(given.sum()), "spearman": ag.spearman(uncertainty, errors), "thirds": {}}
+    thirds = np.array_split(np.argsort(uncertainty, kind="stable"), 3)
+    for name, members in zip(THIRDS, thirds, strict=True):
+        spanned = uncertainty[members]
+        result["thirds"][name] = {
+            "n": int(members.size), "range": [float(spanned.min()), float(spanned.max())],
+            "mae": ag.mean_absolute_error(predicted[members], manual[members]),
+            "max_abs_error": float(errors[members].max())}
+    return result
+
+
 def rater_statistics(joined: Joined) -> dict | None:
     """Raters against each other, each rater against the others, the model against raters.
 
@@ -231,6 +261,7 @@ def metrics_payload(joined: Joined, results: dict, views: dict[str, Estimate],
                                "bias_ci95": [_round(entry["bias"].low), _round(entry["bias"].high)],
                                "max_abs_error": _round(entry["max_abs_error"])}
                       for status, entry in results["by_status"].items()},
+        "by_uncertainty": _uncertainty_payload(results["by_uncertainty"]),
         "raters": _raters_payload(raters),
         "inputs": {"predicted": str(predicted_path), "manual": str(manual_path)},
         "excluded": [{"patient": p, "visit": v, "reason": reason} for (p, v), reason in joined.excluded],
@@ -257,6 +288,19 @@ def _raters_payload(raters: dict | None) -> dict | None:
     return convert(raters)
 
 
+def _uncertainty_payload(statistics: dict) -> dict:
+    if not statistics:
+        return {}
+    rho = statistics["spearman"]
+    return {"n": statistics["n"], "spearman_abs_error": _round(rho.value),
+            "spearman_ci95": [_round(rho.low), _round(rho.high)],
+            "thirds": {name: {"n": entry["n"], "range": [_round(v) for v in entry["range"]],
+                              "mae": _round(entry["mae"].value),
+                              "mae_ci95": [_round(entry["mae"].low), _round(entry["mae"].high)],
+                              "max_abs_error": _round(entry["max_abs_error"])}
+                       for name, entry in statistics["thirds"].items()}}
+
+
 def metrics_rows(payload: dict, results: dict, views: dict[str, Estimate], raters: dict | None) -> list[dict]:
     """One CSV row per statistic: metric, value, ci_low, ci_high, n, method, note."""
     rows = []
@@ -275,6 +319,11 @@ def metrics_rows(payload: dict, results: dict, views: dict[str, Estimate], rater
     for status, entry in results["by_status"].items():
         add(f"status_{status}.mae", entry["mae"], entry["n"])
         add(f"status_{status}.bias", entry["bias"], entry["n"])
+    if results["by_uncertainty"]:
+        add("uncertainty.spearman_abs_error", results["by_uncertainty"]["spearman"],
+            results["by_uncertainty"]["n"])
+        for name, entry in results["by_uncertainty"]["thirds"].items():
+            add(f"uncertainty_{name}.mae", entry["mae"], entry["n"])
     if raters and "inter_rater" in raters:
         n = raters["n_complete"]
         add("raters.icc1", raters["inter_rater"]["icc1"], n)
@@ -409,6 +458,19 @@ def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estima
                      [[status, entry["n"], f"{100 * entry['share']:.0f}%", entry["mae"].value,
                        _ci_text(entry["mae"]), entry["bias"].value, _ci_text(entry["bias"]),
                        entry["max_abs_error"]] for status, entry in results["by_status"].items()])
+    if results["by_uncertainty"]:
+        statistics = results["by_uncertainty"]
+        rho = statistics["spearman"]
+        report.paragraph(
+            "Agreement by the network's uncertainty (batch scoring's 'uncertainty' column: 100 x (1 - "
+            "its mean top-class probability over the head), in thirds of the visits from least to "
+            f"most uncertain. Spearman rho between uncertainty and absolute error: {rho.value:.2f} "
+            f"{_ci_text(rho)} (n {statistics['n']}). A useful uncertainty puts the large errors "
+            "in the top third.")
+        report.table(["Third", "n", "Uncertainty", "MAE", "95% CI", "Largest error"],
+                     [[name, entry["n"], f"{entry['range'][0]:.2f}-{entry['range'][1]:.2f}",
+                       entry["mae"].value, _ci_text(entry["mae"]), entry["max_abs_error"]]
+                      for name, entry in statistics["thirds"].items()])
     if raters is not None:
         _rater_section(report, raters)
     report.image(plots["scatter"], "Figure 1. Predicted vs manual SALT; the diagonal is perfect "
@@ -468,6 +530,7 @@ def evaluate(predicted_path: str | Path, manual_path: str | Path, out: str | Pat
                          "that ids are written the same way in both (e.g. '007' vs '7')")
     results = agreement_statistics(joined.predicted, joined.manual)
     results["by_status"] = status_statistics(joined)
+    results["by_uncertainty"] = uncertainty_statistics(joined)
     views = per_view_statistics(joined)
     raters = rater_statistics(joined)
     out.mkdir(parents=True, exist_ok=True)
@@ -500,6 +563,10 @@ def run(args: argparse.Namespace) -> int:
     for status, entry in payload["by_status"].items():
         print(f"{'MAE ' + status:>14}: {entry['mae']} (n {entry['n']}, largest error "
               f"{entry['max_abs_error']})")
+    if payload["by_uncertainty"]:
+        entry = payload["by_uncertainty"]
+        print(f"{'uncertainty':>14}: Spearman rho with |error| {entry['spearman_abs_error']}; MAE by "
+              "third (low, middle, high) " + ", ".join(str(entry["thirds"][name]["mae"]) for name in THIRDS))
     print(f"excluded {len(payload['excluded'])}, only predicted {len(payload['only_predicted'])}, "
           f"only manual {len(payload['only_manual'])}")
     print(f"report: {args.out / 'report.html'}")

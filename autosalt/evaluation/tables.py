@@ -33,6 +33,7 @@ class ScoreRow:
     rater: str = ""
     status: str = ""
     line: int = 0
+    uncertainty: float | None = None  # batch scoring's ``uncertainty`` column, where present
 
     @property
     def key(self) -> Key:
@@ -57,14 +58,14 @@ def _read(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
     return rows
 
 
-def _percent(path: Path, line: int, column: str, text: str) -> float:
+def _percent(path: Path, line: int, column: str, text: str,
+             meaning: str = "SALT and view values are percents of scalp") -> float:
     try:
         value = float(text)
     except ValueError:
         raise TableError(f"{path}: line {line}: {column} {text!r} is not a number") from None
     if not math.isfinite(value) or value < 0 or value > 100:
-        raise TableError(f"{path}: line {line}: {column} {text!r} is outside 0..100 "
-                         "(SALT and view values are percents of scalp)")
+        raise TableError(f"{path}: line {line}: {column} {text!r} is outside 0..100 ({meaning})")
     return value
 
 
@@ -105,7 +106,10 @@ def load_scores(path: str | Path, predicted: bool = False) -> ScoreTable:
         rater = row.get("rater", "")
         if has_rater and not rater:
             raise TableError(f"{path}: line {line}: empty rater for {patient}/{visit}")
-        rows.append(ScoreRow(patient, visit, salt, views, rater, status, line))
+        uncertainty = (_percent(path, line, "uncertainty", row["uncertainty"],
+                                "batch scoring writes 100 x (1 - the network's confidence)")
+                       if predicted and row.get("uncertainty") else None)
+        rows.append(ScoreRow(patient, visit, salt, views, rater, status, line, uncertainty))
     _reject_duplicates(path, [(r.patient, r.visit, r.rater) for r in rows], has_rater)
     if not rows:
         raise TableError(f"{path}: no scored rows ({len(excluded)} excluded, e.g. "
@@ -136,6 +140,7 @@ class Joined:
     only_manual: list[Key]
     excluded: list[tuple[Key, str]]  # predicted rows not scored, with reason
     statuses: list[str]  # the predicted row's status per key ('' without a status column)
+    uncertainties: list[float | None]  # the predicted row's uncertainty per key, where given
 
 
 def join_scores(predicted: ScoreTable, manual: ScoreTable) -> Joined:
@@ -171,7 +176,8 @@ def join_scores(predicted: ScoreTable, manual: ScoreTable) -> Joined:
         raters=raters, manual_by_rater=by_rater, view_pairs=view_pairs,
         only_predicted=only_predicted, only_manual=only_manual,
         excluded=list(predicted.excluded),
-        statuses=[predicted_by_key[key].status for key in keys])
+        statuses=[predicted_by_key[key].status for key in keys],
+        uncertainties=[predicted_by_key[key].uncertainty for key in keys])
 
 
 @dataclass(frozen=True)

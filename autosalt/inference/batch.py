@@ -31,7 +31,7 @@ import sys
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -63,9 +63,10 @@ from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
 #: The same file in this checkout, so the default works from any working directory.
 BUNDLED_MODEL = Path(__file__).resolve().parents[2] / DEFAULT_MODEL
-#: Columns of OUT/scores.csv: the predicted-scores table, the autosalt version, and each
-#: view's quality flag codes (the reasons are in ``flags``).
-SCORE_COLUMNS: tuple[str, ...] = PREDICTED_COLUMNS + ("version",) + tuple(
+#: Columns of OUT/scores.csv: the predicted-scores table, the network's uncertainty
+#: (:func:`visit_uncertainty`), the autosalt version, and each view's quality flag codes (the
+#: reasons are in ``flags``).
+SCORE_COLUMNS: tuple[str, ...] = PREDICTED_COLUMNS + ("uncertainty", "version") + tuple(
     f"quality_{view}" for view in VIEWS)
 #: Overlays are for a human look: their long side is capped (masks stay full size).
 OVERLAY_MAX_SIDE = 1024
@@ -153,6 +154,17 @@ def _downscale(image: np.ndarray, max_side: int, interpolation: int) -> np.ndarr
     return cv2.resize(image, size, interpolation=interpolation)
 
 
+def visit_uncertainty(confidences: Sequence[float]) -> float | None:
+    """100 x (1 - the network's confidence), averaged over a visit's predicted views.
+
+    A view's confidence is its mean top-class probability over the predicted head
+    (:class:`autosalt.model.predictor.Prediction`). Not a calibrated error bar: a ranking of
+    visits by how sure the network was, which on synthetic looks it was not tuned on ranked
+    the SALT error well (docs/scoring.md).
+    """
+    return round(100.0 * (1.0 - float(np.mean(confidences))), 2) if confidences else None
+
+
 def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Settings,
                     out: Path) -> tuple[dict, Callable[[], dict]]:
     """Predict, check and score one visit.
@@ -202,6 +214,7 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
     row = score_row(safe_text(visit.patient), safe_text(visit.visit), values, errors=row_errors,
                     flags=flags, allow_partial=settings.allow_partial, method=settings.method,
                     model=predictor.model_id)
+    row["uncertainty"] = visit_uncertainty([p.confidence for p in predictions]) if can_score else None
     row["version"] = __version__
     for view in VIEWS:
         row[f"quality_{view}"] = ";".join(quality_codes[view])
