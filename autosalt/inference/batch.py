@@ -256,7 +256,8 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
             write_json_atomic(json_path, labelme_document(prediction.mask, visit.views[view], json_path))
     if row["salt"] is not None:
         title = (f"{row['patient']} / {row['visit']}   SALT {row['salt']:.1f}   "
-                 f"{row['severity_s']}   AA-IGA {row['aa_iga']}   {row['status']}")
+                 f"{row['severity_s']}   AA-IGA {row['aa_iga']}   {row['status']}   "
+                 f"uncertainty {row['uncertainty']:.1f}")
     else:
         title = f"{row['patient']} / {row['visit']}   SALT not scored   {row['status']}"
     write_jpeg_atomic(outputs.summary, visit_summary(tiles, labels, title, row["status"]), quality=85)
