@@ -16,7 +16,7 @@ from autosalt.model.checkpoint import (
     save_checkpoint,
 )
 from autosalt.model.factory import OUTPUT_CHANNELS, PretrainedWeightsError, create_model
-from autosalt.model.predictor import Predictor, head_crop, letterbox
+from autosalt.model.predictor import Predictor, decode_logits, head_crop, letterbox
 from autosalt.training.engine import AREA_MIN_PIXELS, area_loss, segmentation_loss
 
 ARGS = {"arch": "unet", "encoder": "mobilenet_v2"}
@@ -192,6 +192,25 @@ def test_mirror_tta_maps_the_mirrored_prediction_back(tiny_checkpoint):
     assert (plain.mask[10:38, 6:28] == CLASS_HAIR).all() and (plain.mask[:, 36:] == 0).all()
     assert np.array_equal(plain.mask, mirrored.mask)
     assert np.allclose(plain.loss, mirrored.loss, atol=1e-6)
+
+
+def test_decode_logits_is_softmax_argmax_and_mean_top_probability():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (37, 53, OUTPUT_CHANNELS)).astype(np.float32)
+    logits[:5, :, 1] = logits[:5, :, 2] = 9.0  # exact ties: the lower class wins, as argmax
+    logits[30:, :, 0] = 20.0  # background rows: off the head
+    decoded = decode_logits(logits)
+    probabilities = torch.softmax(torch.from_numpy(logits[..., :4]), dim=-1).numpy()
+    assert np.array_equal(decoded.mask, probabilities.argmax(axis=-1))
+    assert (decoded.mask[:5] == 1).all() and (decoded.mask[30:] == 0).all()
+    head = decoded.mask > 0
+    assert decoded.confidence == pytest.approx(probabilities.max(axis=-1)[head].mean(), abs=1e-6)
+    scalp = (decoded.mask == 2) | (decoded.mask == 3)
+    sigmoid = 1 / (1 + np.exp(-logits[..., 4].astype(np.float64)))
+    assert np.allclose(decoded.loss[scalp], sigmoid[scalp], atol=1e-6)
+    assert (decoded.loss[~scalp] == 0).all() and decoded.loss.dtype == np.float32
+    assert decode_logits(np.where(np.arange(5) == 0, 9.0, 0.0).astype(np.float32)
+                         * np.ones((4, 4, 1), np.float32)).confidence == 0.0  # no head
 
 
 def test_head_crop_squares_a_small_head_with_its_margin_and_skips_a_large_one():

@@ -16,7 +16,7 @@ import torch
 
 from autosalt.contract import CLASS_HAIR, CLASS_LOSS
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
-from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, split_outputs
+from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, NUM_CLASSES
 from autosalt.model.precision import resolve_bf16
 
 
@@ -75,6 +75,29 @@ class Prediction:
     mask: np.ndarray  # (H, W) uint8 class ids 0..3
     loss: np.ndarray  # (H, W) float32 loss fraction in [0, 1], zero off the predicted scalp
     confidence: float  # mean max class probability over the predicted head (0..1)
+
+
+def decode_logits(logits: np.ndarray) -> Prediction:
+    """The network's (H, W, 5) outputs at the photo's size -> class mask, loss map, confidence.
+
+    The mask is the argmax of the class logits (the argmax of their softmax; ties keep the
+    lower class), the confidence the mean top-class probability over the predicted head. Done
+    with torch's reductions over the last axis: on a 12-megapixel photo several times faster
+    than numpy's argmax and a softmax over the class axis, with the same result.
+    """
+    class_logits = torch.from_numpy(logits)[..., :NUM_CLASSES]
+    best, index = class_logits.max(dim=-1)
+    mask = index.to(torch.uint8).numpy()
+    scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+    loss = np.zeros(mask.shape, np.float32)
+    loss[scalp] = 1.0 / (1.0 + np.exp(-np.ascontiguousarray(logits[..., NUM_CLASSES])[scalp]))
+    head = mask > 0
+    pixels = int(np.count_nonzero(head))
+    confidence = 0.0
+    if pixels:
+        spread = torch.exp(class_logits - best.unsqueeze(-1)).sum(dim=-1)  # 1 / top probability
+        confidence = float(torch.where(torch.from_numpy(head), spread.reciprocal(), 0.0).sum()) / pixels
+    return Prediction(mask, loss, confidence)
 
 
 class Predictor:
@@ -141,15 +164,7 @@ class Predictor:
         for (_, (content_h, content_w)), photo, sample in zip(boxes, photos, logits):
             cropped = sample[:, :content_h, :content_w].permute(1, 2, 0).cpu().numpy()
             full = cv2.resize(cropped, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
-            class_logits, fraction_logit = split_outputs(torch.from_numpy(full).permute(2, 0, 1)[None])
-            probabilities = torch.softmax(class_logits[0], dim=0).numpy()
-            mask = probabilities.argmax(axis=0).astype(np.uint8)
-            scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
-            fraction = 1.0 / (1.0 + np.exp(-fraction_logit[0].numpy()))
-            loss = np.where(scalp, fraction, 0.0).astype(np.float32)
-            head = mask > 0
-            confidence = float(probabilities.max(axis=0)[head].mean()) if head.any() else 0.0
-            results.append(Prediction(mask, loss, confidence))
+            results.append(decode_logits(full))
         return results
 
     def predict(self, photo: np.ndarray, tta: bool = False, refine: bool = False) -> Prediction:
