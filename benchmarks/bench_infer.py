@@ -2,7 +2,7 @@
 
     python benchmarks/bench_infer.py [--model models/autosalt-default.pt] [--visits 10 100]
                                      [--size 1024 768] [--backends torch-fp32 torch-bf16 onnxruntime]
-                                     [--no-tta] [--no-refine]
+                                     [--no-tta] [--no-refine] [--work DIR]
 
 Each run is a fresh ``autosalt infer`` process on a study of N visits (a few distinct
 synthetic visits rendered at ``--size``, copied N times under new ids, so the cost of
@@ -14,8 +14,10 @@ Without a trained model, an untrained network of the default architecture (unet 
 efficientnet_lite0, 256 px input) is timed: speed does not depend on the weights, except
 that the second pass (``--refine``) runs only where the predicted head is small.
 Writes the ``infer_<cpu capability>`` section of docs/benchmarks.md (e.g. ``infer_avx2``;
-``infer_avx2_no_tta`` with ``--no-tta``, ``..._no_refine`` with ``--no-refine``);
-the torch-bf16 row is skipped where bf16 is not native (autosalt would run fp32 there).
+``infer_avx2_no_tta`` with ``--no-tta``, ``..._no_refine`` with ``--no-refine``, ``..._3024x4032``
+with a ``--size`` other than the default); the torch-bf16 row is skipped where bf16 is not
+native (autosalt would run fp32 there). Peak memory is the ``autosalt infer`` process's own
+(``VmHWM`` on Linux), not that of this script.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ BACKENDS = {"torch-fp32": ["--backend", "torch", "--precision", "fp32"],
             "torch-bf16": ["--backend", "torch", "--precision", "bf16"],
             "onnxruntime": ["--backend", "onnxruntime"]}
 TARGET_SECONDS = 0.5
+DEFAULT_SIZE = [1024, 768]  # photo height, width
 DISTINCT_VISITS = 4
 
 
@@ -86,10 +89,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--visits", type=int, nargs="+", default=[10, 100])
-    parser.add_argument("--size", type=int, nargs=2, default=[1024, 768], metavar=("H", "W"))
+    parser.add_argument("--size", type=int, nargs=2, default=DEFAULT_SIZE, metavar=("H", "W"),
+                        help="photo height and width (other than the default: a section of its own)")
     parser.add_argument("--backends", nargs="+", choices=sorted(BACKENDS), default=list(BACKENDS))
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     add_test_time_options(parser)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder that keeps the rendered photos between runs (default: temporary)")
     parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
     args = parser.parse_args()
     started_on = machine()
@@ -103,11 +109,13 @@ def main() -> None:
         trained = args.model.is_file()
         model = args.model if trained else untrained_default(temporary)
         input_size = load_checkpoint(model)["input_size"]
-        generate(temporary / "source", patients=DISTINCT_VISITS, visits=1, seed=6,
-                 options=SynthOptions(size=tuple(args.size)), workers=1, progress=False)
+        source = (args.work or temporary) / f"source_{args.size[0]}x{args.size[1]}"
+        if not (source / "truth.csv").exists():  # kept in --work: 12-megapixel renders take minutes
+            generate(source, patients=DISTINCT_VISITS, visits=1, seed=6,
+                     options=SynthOptions(size=tuple(args.size)), workers=1, progress=False)
         results = []
         for count in args.visits:
-            photos = make_study(temporary / "source", temporary / f"study{count}", count)
+            photos = make_study(source, temporary / f"study{count}", count)
             for backend in args.backends:
                 out = temporary / f"out-{backend}-{count}"
                 result = run_once(photos, out, model, backend, args.threads, args.tta, args.refine)
@@ -117,9 +125,11 @@ def main() -> None:
                       f"{result['peak_rss_mb']:.0f} MB", flush=True)
                 shutil.rmtree(out)
             shutil.rmtree(photos.parent)
+    photo_size = "" if args.size == DEFAULT_SIZE else f"{args.size[1]}x{args.size[0]}"
     lines = [
         f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'}"
-        f"{'' if args.refine else ' without the second pass'} (`autosalt infer`)", "",
+        f"{'' if args.refine else ' without the second pass'}"
+        f"{f', {photo_size} photos' if photo_size else ''} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
         f"{input_size} px network input; mirror test-time augmentation "
@@ -143,7 +153,8 @@ def main() -> None:
     print("\n".join(lines))
     if not args.no_write:
         write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}"
-                      f"{'' if args.refine else '_no_refine'}", "\n".join(lines))
+                      f"{'' if args.refine else '_no_refine'}{f'_{photo_size}' if photo_size else ''}",
+                      "\n".join(lines))
 
 
 if __name__ == "__main__":

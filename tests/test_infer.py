@@ -302,3 +302,18 @@ def test_shards_merge_into_the_full_table(synth, predictor, tiny_model, tmp_path
     assert parse_shard("2/4") == (2, 4)
     with pytest.raises(ValueError):
         parse_shard("0/4")
+
+
+def test_peak_memory_is_this_process_not_the_one_that_started_it(tmp_path):
+    """getrusage's ru_maxrss survives fork and exec on Linux: a small run started from a large
+    process would report the large one's peak. run.json's peak must be the run's own."""
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("Linux only")
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MiB resident in this (the parent) process
+    code = "from autosalt.inference.batch import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout)
+    assert ballast.sum() > 0 and child < 350

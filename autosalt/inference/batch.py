@@ -315,8 +315,22 @@ def _sha256(path: Path) -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MiB.
+
+    On Linux from ``VmHWM`` in ``/proc/self/status``: ``getrusage``'s ``ru_maxrss`` there keeps
+    the peak of the process that started this one (it survives fork and exec), so a run started
+    from a large process, such as a benchmark that rendered its photos first, would report that
+    process's memory. Elsewhere ``ru_maxrss`` (bytes on macOS, KiB on other systems).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def load_predictor(model: Path, backend: str, precision: str, out: Path):
