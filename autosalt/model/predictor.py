@@ -82,8 +82,8 @@ def decode_logits(logits: np.ndarray) -> Prediction:
 
     The mask is the argmax of the class logits (the argmax of their softmax; ties keep the
     lower class), the confidence the mean top-class probability over the predicted head. Done
-    with torch's reductions over the last axis: on a 12-megapixel photo several times faster
-    than numpy's argmax and a softmax over the class axis, with the same result.
+    with torch's reductions over the last axis rather than numpy's argmax and a softmax over
+    (5, H, W): same result, and predicting four 12-megapixel photos took 3.9 s instead of 5.5.
     """
     class_logits = torch.from_numpy(logits)[..., :NUM_CLASSES]
     best, index = class_logits.max(dim=-1)
