@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import torch
 
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, NUM_CLASSES
 from autosalt.model.precision import resolve_bf16
+from autosalt.postprocess.pixel import scalp_pixels
 
 
 def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
@@ -88,7 +88,7 @@ def decode_logits(logits: np.ndarray) -> Prediction:
     class_logits = torch.from_numpy(logits)[..., :NUM_CLASSES]
     best, index = class_logits.max(dim=-1)
     mask = index.to(torch.uint8).numpy()
-    scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+    scalp = scalp_pixels(mask)
     loss = np.zeros(mask.shape, np.float32)
     loss[scalp] = 1.0 / (1.0 + np.exp(-np.ascontiguousarray(logits[..., NUM_CLASSES])[scalp]))
     head = mask > 0
