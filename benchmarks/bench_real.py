@@ -1,0 +1,269 @@
+"""Real photographs: does the view percent rise with the Norwood level, and do masks match labels?
+
+    python benchmarks/bench_real.py [--model models/autosalt-default.pt] [--name release]
+        [--real ../shared/real/norwood_dev] [--split data/real/norwood_split.json] [--part heldout]
+        [--check DATASET] [--work DIR]
+
+Scores the photos of one part of the split (default: the held-out part, never trained on)
+with ``autosalt infer --allow-partial`` exactly as a user would, then reports
+
+- per view and over all views: Spearman rho of the view percent against the Norwood level,
+  with a 95% percentile-bootstrap interval over photos; the mean percent per level;
+- the loss fraction the network gives pixels it calls haired (median; 0 on a perfect model);
+- the share of photos flagged, surface-fit failures (pixel fallback) and the time per photo;
+- with ``--check``, a labeled-data folder of held-out photos (contract section 3, e.g. made
+  by ``import-annotations`` from ``data/real/labels/check``): hair-loss and scalp IoU against
+  the labels, the view-percent MAE (labels scored by ``score-masks``, same method), and the
+  loss fraction on truly haired pixels;
+- a montage of the photos whose percent disagrees most with their level (rank difference
+  within the view) and, with ``--check``, those with the worst hair-loss IoU:
+  ``docs/images/real_worst_<name>.png``. Look at it every time.
+
+Norwood levels are pattern baldness, not alopecia areata, and a level is not a SALT value:
+the rank agreement says whether the model reads real hair and real bald skin, not what its
+clinical accuracy is. Writes the ``real_<name>`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_section  # noqa: E402
+
+from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS  # noqa: E402
+from autosalt.fileio import read_csv_rows, read_loss_map, read_mask, read_photo, write_png_atomic  # noqa: E402
+from autosalt.postprocess.score_masks import score_masks  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+RESAMPLES, SEED = 2000, 0
+
+
+def bootstrap_spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Spearman rho and its 95% percentile-bootstrap interval over pairs (seeded)."""
+    rho = float(stats.spearmanr(x, y).statistic)
+    rng = np.random.default_rng(SEED)
+    values = []
+    for _ in range(RESAMPLES):
+        index = rng.integers(0, len(x), len(x))
+        if np.ptp(x[index]) > 0 and np.ptp(y[index]) > 0:
+            values.append(stats.spearmanr(x[index], y[index]).statistic)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return rho, float(low), float(high)
+
+
+def part_photos(real: Path, split: Path, part: str, work: Path) -> Path:
+    """A photo folder holding copies of the photos of ``part`` only (scoring follows no links)."""
+    ids = json.loads(split.read_text())[part]
+    photos = work / "photos"
+    for photo_id in ids:
+        for source in (real / "photos" / photo_id).glob("*/*"):
+            target = photos / source.relative_to(real / "photos")
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    return photos
+
+
+def read_levels(real: Path) -> dict[str, tuple[str, int]]:
+    with open(real / "levels.csv", newline="", encoding="utf-8") as handle:
+        return {row["patient"]: (row["view"], int(row["norwood_level"]))
+                for row in csv.DictReader(handle) if row["norwood_level"]}
+
+
+def photo_rows(out: Path, levels: dict) -> list[dict]:
+    """One dict per scored photo: id, view, level, percent, flagged, surface failure, haired loss."""
+    rows = []
+    for row in read_csv_rows(out / "scores.csv"):
+        photo_id = row["patient"]
+        if photo_id not in levels:
+            continue
+        view, level = levels[photo_id]
+        if row[view] == "":
+            rows.append({"id": photo_id, "view": view, "level": level, "percent": None})
+            continue
+        mask = read_mask(out / "masks" / photo_id / row["visit"] / f"{view}.png")
+        loss = read_loss_map(out / "loss" / photo_id / row["visit"] / f"{view}.png")
+        haired = loss[mask == CLASS_HAIR]
+        codes = row.get(f"quality_{view}", "")
+        rows.append({"id": photo_id, "visit": row["visit"], "view": view, "level": level,
+                     "percent": float(row[view]),
+                     "flagged": bool(codes.strip()),
+                     "surface_failed": "surface fit" in row["flags"] or "surface_fit" in codes,
+                     "haired_loss": float(np.median(haired)) if haired.size else None})
+    return rows
+
+
+def level_table(rows: list[dict]) -> list[str]:
+    lines = ["| view | n | Spearman rho [95% CI] | " + " | ".join(f"level {k}" for k in range(2, 8))
+             + " | median loss fraction on pixels called haired |",
+             "|---" * 10 + "|"]
+    for view in (*VIEWS, "all"):
+        chosen = [r for r in rows if r["percent"] is not None and view in (r["view"], "all")]
+        if len(chosen) < 4:
+            continue
+        x = np.array([r["level"] for r in chosen], float)
+        y = np.array([r["percent"] for r in chosen], float)
+        rho, low, high = bootstrap_spearman(x, y)
+        means = [np.mean([r["percent"] for r in chosen if r["level"] == k]) if any(
+            r["level"] == k for r in chosen) else float("nan") for k in range(2, 8)]
+        haired = [r["haired_loss"] for r in chosen if r["haired_loss"] is not None]
+        lines.append(f"| {view} | {len(chosen)} | {rho:.2f} [{low:.2f}, {high:.2f}] | "
+                     + " | ".join(f"{m:.1f}" for m in means) + f" | {np.median(haired):.2f} |")
+    return lines
+
+
+def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
+    """Masks and view percents of the scored photos against a labeled folder of the same ids."""
+    reference_rows = {row["patient"]: row for row in
+                      score_masks(check, allow_partial=True, progress=False)}
+    predicted_rows = {row["patient"]: row for row in read_csv_rows(out / "scores.csv")}
+    per_photo = []
+    for mask_path in sorted((check / "masks").glob("*/*/*.png")):
+        photo_id, visit, view = mask_path.parts[-3], mask_path.parts[-2], mask_path.stem
+        predicted_path = out / "masks" / photo_id / visit / f"{view}.png"
+        if not predicted_path.exists():
+            continue
+        reference, predicted = read_mask(mask_path), read_mask(predicted_path)
+        loss_map = read_loss_map(out / "loss" / photo_id / visit / f"{view}.png")
+        valid = reference != CLASS_IGNORE
+        per_photo.append({
+            "id": photo_id, "visit": visit, "view": view,
+            "loss_iou": _iou(reference == CLASS_LOSS, predicted == CLASS_LOSS, valid),
+            "scalp_iou": _iou(np.isin(reference, (CLASS_HAIR, CLASS_LOSS)),
+                              np.isin(predicted, (CLASS_HAIR, CLASS_LOSS)), valid),
+            "haired_loss": loss_map[reference == CLASS_HAIR],
+            "percent_error": _percent_error(reference_rows.get(photo_id), predicted_rows.get(photo_id),
+                                            view)})
+    loss_ious = [p["loss_iou"] for p in per_photo if p["loss_iou"] is not None]
+    errors = [p["percent_error"] for p in per_photo if p["percent_error"] is not None]
+    haired = np.concatenate([p["haired_loss"] for p in per_photo]) if per_photo else np.zeros(0)
+    lines = ["| photos | hair-loss IoU (pooled / mean per photo) | scalp IoU (mean) | view-percent MAE "
+             "| median loss fraction on labeled-haired pixels |", "|---|---|---|---|---|",
+             f"| {len(per_photo)} | {_pooled(out, check, per_photo):.3f} / {np.mean(loss_ious):.3f} | "
+             f"{np.mean([p['scalp_iou'] for p in per_photo]):.3f} | "
+             f"{np.mean(errors):.2f} (n={len(errors)}) | "
+             f"{np.median(haired):.3f} |"]
+    return lines, per_photo
+
+
+def _iou(reference: np.ndarray, predicted: np.ndarray, valid: np.ndarray) -> float | None:
+    union = ((reference | predicted) & valid).sum()
+    return None if union == 0 else float(((reference & predicted) & valid).sum() / union)
+
+
+def _pooled(out: Path, check: Path, per_photo: list[dict]) -> float:
+    """Hair-loss IoU over all labeled pixels together (photos with much loss weigh more)."""
+    inter = union = 0
+    for p in per_photo:
+        reference = read_mask(check / "masks" / p["id"] / p["visit"] / f"{p['view']}.png")
+        predicted = read_mask(out / "masks" / p["id"] / p["visit"] / f"{p['view']}.png")
+        valid = reference != CLASS_IGNORE
+        inter += ((reference == CLASS_LOSS) & (predicted == CLASS_LOSS) & valid).sum()
+        union += (((reference == CLASS_LOSS) | (predicted == CLASS_LOSS)) & valid).sum()
+    return float(inter / max(union, 1))
+
+
+def _percent_error(reference: dict | None, predicted: dict | None, view: str) -> float | None:
+    if not reference or not predicted or reference.get(view, "") in ("", None) or predicted[view] == "":
+        return None
+    return abs(float(predicted[view]) - float(reference[view]))
+
+
+def montage(out: Path, tiles: list[tuple[Path, str]], target: Path, size: int = 240) -> None:
+    """Overlays in a grid of six columns, each with a caption band."""
+    images = []
+    for overlay, caption in tiles:
+        image = cv2.resize(read_photo(overlay), (size, size), interpolation=cv2.INTER_AREA)
+        band = np.full((22, size, 3), 255, np.uint8)
+        cv2.putText(band, caption, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (20, 20, 20), 1, cv2.LINE_AA)
+        images.append(np.concatenate([band, image], axis=0))
+    while len(images) % 6:
+        images.append(np.full_like(images[0], 255))
+    grid = np.concatenate([np.concatenate(images[i:i + 6], axis=1) for i in range(0, len(images), 6)], axis=0)
+    write_png_atomic(target, grid)
+
+
+def worst_by_rank(rows: list[dict], count: int) -> list[dict]:
+    """Photos whose percent rank (within their view) is furthest from their level rank."""
+    scored = []
+    for view in VIEWS:
+        chosen = [r for r in rows if r["view"] == view and r["percent"] is not None]
+        if len(chosen) < 2:
+            continue
+        level_rank = stats.rankdata([r["level"] for r in chosen]) / len(chosen)
+        percent_rank = stats.rankdata([r["percent"] for r in chosen]) / len(chosen)
+        scored += [(abs(a - b), r) for a, b, r in zip(level_rank, percent_rank, chosen)]
+    return [r for _, r in sorted(scored, key=lambda item: -item[0])[:count]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "autosalt-default.pt")
+    parser.add_argument("--name", default="release", help="section and montage name")
+    parser.add_argument("--real", type=Path, default=REPO.parent / "shared" / "real" / "norwood_dev")
+    parser.add_argument("--split", type=Path, default=REPO / "data" / "real" / "norwood_split.json")
+    parser.add_argument("--part", default="heldout", choices=("heldout", "train"))
+    parser.add_argument("--check", type=Path, default=None, help="labeled-data folder of held-out photos")
+    parser.add_argument("--work", type=Path, default=None, help="keep the scored output here")
+    parser.add_argument("--no-section", action="store_true", help="print only; leave docs/benchmarks.md")
+    args = parser.parse_args()
+    if not (args.real / "levels.csv").exists():
+        sys.exit(f"{args.real}: no levels.csv; point --real at shared/real/norwood_dev")
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_real_"))
+    photos = part_photos(args.real, args.split, args.part, work)
+    out = work / f"infer_{args.name}"
+    if not (out / "scores.csv").exists():
+        subprocess.run([str(Path(sys.executable).parent / "autosalt"), "infer", str(photos),
+                        "--out", str(out), "--model", str(args.model), "--allow-partial", "--quiet"],
+                       check=True)
+    report(args, out)
+
+
+def report(args: argparse.Namespace, out: Path) -> None:
+    rows = photo_rows(out, read_levels(args.real))
+    timing = json.loads((out / "run.json").read_text())["timing"]
+    scored = [r for r in rows if r["percent"] is not None]
+    lines = [f"Model `{args.model.name}`; part `{args.part}` of `{args.split.name}` ({len(rows)} photos, "
+             f"{len(scored)} scored); `autosalt infer --allow-partial` with its defaults. {machine()}.", "",
+             *level_table(rows), "",
+             f"Photos with a quality flag on their view: {sum(r['flagged'] for r in scored)} of "
+             f"{len(scored)}; surface fit failed (pixel fallback): "
+             f"{sum(r['surface_failed'] for r in scored)}; "
+             f"{timing['seconds_per_scored_visit']:.2f} s per photo."]
+    tiles = [(out / "overlays" / r["id"] / r["visit"] / f"{r['view']}.jpg",
+              f"{r['id']} {r['view']} level {r['level']}: {r['percent']:.0f}%")
+             for r in worst_by_rank(scored, 12)]
+    if args.check:
+        check_lines, per_photo = check_metrics(out, args.check)
+        lines += ["", f"Against the labeled check set `{args.check}`:", "", *check_lines]
+        worst = sorted((p for p in per_photo if p["loss_iou"] is not None), key=lambda p: p["loss_iou"])[:6]
+        tiles += [(out / "overlays" / p["id"] / p["visit"] / f"{p['view']}.jpg",
+                   f"{p['id']} {p['view']} loss IoU {p['loss_iou']:.2f}") for p in worst]
+    target = REPO / "docs" / "images" / f"real_worst_{args.name}.png"
+    montage(out, tiles, target)
+    lines += ["", "Worst photos (rank against level; then worst hair-loss IoU): "
+              f"`docs/images/{target.name}`."]
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_section:
+        write_section(f"real_{args.name}", f"## Real photos (norwood_dev): {args.name}\n\n"
+                      "Command: `python benchmarks/bench_real.py "
+                      f"--model {args.model.name} --name {args.name}"
+                      f"{' --check ' + str(args.check) if args.check else ''}`\n\n{body}")
+
+
+if __name__ == "__main__":
+    main()
