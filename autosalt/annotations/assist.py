@@ -124,14 +124,17 @@ def _model_distance(features: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def cut_out_head(photo: np.ndarray, mask: np.ndarray, iterations: int = 4) -> np.ndarray:
     """A copy of ``mask`` where pixels GrabCut puts in the backdrop become background.
 
-    Seeds: the mask's head classes (skin, scalp) eroded are probable foreground, the rest
-    probable background. Head pixels GrabCut drops become background; no pixel is added.
+    Seeds: the inner part of the mask's head classes (skin, scalp) is foreground, the rest of
+    them probable foreground, everything else probable background. Head pixels GrabCut drops
+    become background; no pixel is added.
     """
     head = np.isin(mask, (CLASS_SKIN, CLASS_HAIR, CLASS_LOSS)).astype(np.uint8)
     if head.sum() < 100:
         return mask.copy()
     seeds = np.where(head > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    core = cv2.erode(head, np.ones((15, 15), np.uint8))
+    # Only the head's inner part is certain: the mask may spill a good way onto the backdrop.
+    margin = max(7, int(0.35 * np.sqrt(head.sum() / np.pi)))
+    core = cv2.erode(head, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
     seeds[core > 0] = cv2.GC_FGD
     background_model, foreground_model = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), seeds, None, background_model,
