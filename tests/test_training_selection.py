@@ -102,9 +102,13 @@ def test_single_view_validation_has_a_view_mae_but_no_salt(single_view_root):
     assert np.isfinite(result["view_mae"]) and result["views"] == 3
 
 
-def _fine_tune(synthetic, single_view_root, tmp_path, *extra):
+def _fine_tune(synthetic, single_view_root, tmp_path, *extra, before=None):
+    """A base run on four-view visits, then (after ``before()``) one epoch of fine-tuning from
+    its best.pt validated on single-view visits; returns what best.pt holds."""
     base = tmp_path / "base"
     training.train(tiny_config(synthetic, base), progress=False)
+    if before:
+        before()
     tuned = tmp_path / "tuned"
     training.train(tiny_config(synthetic, tuned, f"data.val_roots=[{single_view_root}]",
                                "train.epochs=1", *extra), init=str(base / "best.pt"), progress=False)
@@ -124,8 +128,10 @@ def test_single_view_validation_selects_by_view_mae(synthetic, single_view_root,
         calls.append(1)
         return {**real_evaluate(*args, **kwargs), "view_mae": 9.0 if len(calls) == 1 else 5.0}
 
-    monkeypatch.setattr(training, "evaluate", scripted)
-    tuned, best, same_as_init, same_as_last = _fine_tune(synthetic, single_view_root, tmp_path)
+    tuned, best, same_as_init, same_as_last = _fine_tune(
+        synthetic, single_view_root, tmp_path,
+        before=lambda: monkeypatch.setattr(training, "evaluate", scripted))
+    assert len(calls) == 2  # the starting model, then the one epoch
     assert (same_as_init, same_as_last) == (False, True)
     assert best["select_metric"] == "view_mae" and best["metrics"]["view_mae"] == 5.0
     assert np.isnan(best["metrics"]["salt_mae"])  # what the selection could not use
