@@ -19,6 +19,7 @@ from typing import Any, get_type_hints
 import yaml
 
 DEFAULT_INPUT_SIZE = 256
+SELECT_METRICS = ("auto", "salt_mae", "view_mae", "loss_jaccard")  # train.select_metric
 
 
 @dataclass
@@ -63,7 +64,12 @@ class TrainConfig:
     freeze_encoder: bool = False  # fine-tune only the decoder (small datasets)
     freeze_bn: bool = False  # keep every BatchNorm's running statistics (small fine-tuning sets)
     ema_decay: float = 0.0  # exponential moving average of the weights (0 = off); validated and saved
-    early_stopping: int = 6  # epochs without SALT MAE improvement before stopping (0 = never)
+    # The validation measure that picks best.pt and drives early stopping: salt_mae (visits of
+    # four views only), view_mae (view percents; exists for visits of one view), loss_jaccard
+    # (hair-loss Jaccard of the class masks, higher is better), or auto: salt_mae when every
+    # validation visit has all four views, else view_mae.
+    select_metric: str = "auto"
+    early_stopping: int = 6  # epochs without improvement of select_metric before stopping (0 = never)
     steps_per_epoch: int | None = None  # cap per epoch (None = the whole training split)
     # Train on random square crops of this many pixels cut from the letterboxed input (None:
     # the whole input). Validation and scoring always see the whole input, so a model trained
@@ -125,6 +131,12 @@ def check_loss_weights(train: TrainConfig) -> None:
         value = getattr(train, key)
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"train.{key} must be a finite number >= 0, got {value}")
+
+
+def check_select_metric(train: TrainConfig) -> None:
+    if train.select_metric not in SELECT_METRICS:
+        raise ConfigError(f"train.select_metric must be one of {', '.join(SELECT_METRICS)}, "
+                          f"got {train.select_metric!r}")
 
 
 def _field_names(instance: Any) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE
+from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE, VIEWS
 from autosalt.fileio import read_csv_rows, read_loss_map, read_mask, read_photo, write_json_atomic
-from autosalt.layout import companion_path, scan_labeled_folder
+from autosalt.layout import scan_labeled_folder
 
 
 @dataclass(frozen=True)
@@ -35,22 +36,47 @@ class Sample:
 
 
 def list_samples(roots: list[str | os.PathLike]) -> list[Sample]:
-    """Every (photo, mask[, loss]) triple under the roots, sorted; photo-less masks are skipped."""
-    samples = []
+    """Every (photo, mask[, loss]) triple under the roots, sorted. A visit may hold any subset
+    of the views (real photos often come one view per visit). Masks without a photo are
+    skipped with a warning on stderr naming the first of them."""
+    samples, orphans = [], []
     for root in map(Path, roots):
         scan = scan_labeled_folder(root)
+        listings: dict[Path, list[Path]] = {}
         for visit in scan.visits:
             for view, mask_path in sorted(visit.views.items()):
-                photo = companion_path(root, "photos", visit, view, IMAGE_EXTENSIONS)
+                photo = _companion(root, "photos", mask_path, view, IMAGE_EXTENSIONS, listings)
                 if photo is None:
+                    orphans.append(mask_path)
                     continue
                 samples.append(Sample(root, f"{root.name}/{visit.patient}", visit.patient,
                                       visit.visit, view, photo, mask_path,
-                                      companion_path(root, "loss", visit, view)))
+                                      _companion(root, "loss", mask_path, view, (".png",), listings)))
+    if orphans:
+        print(f"autosalt: warning: {len(orphans)} mask(s) without a photo skipped, e.g. {orphans[0]} "
+              "(a photo goes to photos/ under the mask's own relative path and name)", file=sys.stderr)
     if not samples:
         raise FileNotFoundError(f"no labeled photos found under {', '.join(map(str, roots))} "
                                 "(expected photos/ and masks/ as in data/README.md)")
     return samples
+
+
+def _companion(root: Path, kind: str, mask: Path, view: str, extensions: tuple[str, ...],
+               listings: dict[Path, list[Path]]) -> Path | None:
+    """The file in ``root/<kind>/`` that belongs to ``mask``: the same relative folder and file
+    name as the mask (``masks/P1/v1/Vertex.png`` -> ``photos/P1/v1/Vertex.JPG``), or in a
+    ``<patient>/<visit>/`` folder the canonical view name; names and extensions in any case.
+    ``listings`` caches each folder's files across calls."""
+    relative = mask.relative_to(root / "masks")
+    folder = root / kind / relative.parent
+    if folder not in listings:
+        listings[folder] = sorted(folder.iterdir()) if folder.is_dir() else []
+    names = [relative.stem.lower()] + ([view] if len(relative.parts) == 3 else [])
+    for name in names:
+        for path in listings[folder]:
+            if path.stem.lower() == name and path.suffix.lower() in extensions and path.is_file():
+                return path
+    return None
 
 
 def make_split(samples: list[Sample], val_fraction: float, seed: int) -> dict[str, list[str]]:
@@ -83,6 +109,17 @@ def read_truth(root: Path) -> dict[tuple[str, str], float]:
         return {}
     return {(row["patient"], row["visit"]): float(row["salt"])
             for row in read_csv_rows(path, required=("patient", "visit", "salt"))}
+
+
+def read_view_truth(root: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """(patient, visit) -> {view: percent} from ``root/truth.csv``'s view columns (top, left,
+    right, back), where present and filled; empty without the file."""
+    path = root / "truth.csv"
+    if not path.is_file():
+        return {}
+    return {(row["patient"], row["visit"]): {view: float(row[view]) for view in VIEWS
+                                             if (row.get(view) or "").strip()}
+            for row in read_csv_rows(path, required=("patient", "visit"))}
 
 
 def load_targets(sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

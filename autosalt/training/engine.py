@@ -13,10 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autosalt.config import TrainConfig
 from autosalt.contract import CLASS_IGNORE, CLASS_NAMES, VIEWS
 from autosalt.model.factory import NUM_CLASSES, split_outputs
 from autosalt.model.precision import resolve_bf16
-from autosalt.training.data import Sample, load_targets, read_truth, scalp_of
+from autosalt.postprocess.pixel import pixel_loss_fraction, scalp_pixels
+from autosalt.salt import salt_from_views
+from autosalt.training.data import Sample, load_targets, read_truth, read_view_truth, scalp_of
 
 AREA_MIN_PIXELS = 64  # images (or crops) with less true scalp than this skip the area term
 
@@ -133,19 +136,19 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
-def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf16: bool,
-                    channels_last: bool, dice_weight: float, fraction_weight: float,
-                    area_weight: float = 0.0, max_steps: int | None = None, progress: bool = True,
-                    frozen: Sequence[torch.nn.Module] = (), ema: ModelEma | None = None
-                    ) -> dict[str, float]:
-    """One pass over ``loader``; returns mean losses and images/s.
-
-    ``frozen``: parts kept in eval mode (a frozen encoder, or BatchNorm layers), so their
-    BatchNorm statistics stay those they were trained with instead of drifting to a small
-    fine-tuning set. ``ema``: updated after every optimizer step.
+def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, settings: TrainConfig,
+                    progress: bool = True, frozen: Sequence[torch.nn.Module] = (),
+                    ema: ModelEma | None = None) -> dict[str, float]:
+    """One pass over ``loader`` (at most ``settings.steps_per_epoch`` batches); returns mean
+    losses and images/s. ``settings``: the config's ``train`` section (precision, memory
+    format, loss weights). ``frozen``: parts kept in eval mode (a frozen encoder, or BatchNorm
+    layers), so their BatchNorm statistics stay those they were trained with instead of
+    drifting to a small fine-tuning set. ``ema``: updated after every optimizer step.
     """
     from tqdm import tqdm
 
+    bf16 = resolve_bf16(settings.bf16, device)
+    max_steps = settings.steps_per_epoch
     model.train()
     for part in frozen:
         part.eval()
@@ -158,13 +161,13 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, bf1
         if max_steps and steps >= max_steps:
             break
         image = image.to(device, non_blocking=True)
-        if channels_last:
+        if settings.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         mask, fraction = mask.to(device), fraction.to(device)
         with _autocast(device, bf16):
             logits = model(image)
-        loss, parts = segmentation_loss(logits, mask, fraction, dice_weight, fraction_weight,
-                                          area_weight)
+        loss, parts = segmentation_loss(logits, mask, fraction, settings.dice_weight,
+                                        settings.fraction_weight, settings.area_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -208,6 +211,19 @@ class VisitResult:
     overlap: float  # soft hair-loss overlap: sum of minima of the loss fractions
     union: float  # sum of maxima
     salt_errors: dict[str, float]  # method -> SALT predicted minus true; absent: not scored
+    # method -> view -> view percent predicted minus true; a view without a true value is absent
+    view_errors: dict[str, dict[str, float]]
+
+
+@dataclass
+class VisitTruth:
+    """What a visit is compared with: ``truth.csv``'s SALT and view percents where the root has
+    them (None / absent otherwise), and the true masks and loss fractions (view -> (H, W))."""
+
+    salt: float | None
+    views: dict[str, float]
+    masks: dict[str, np.ndarray]
+    losses: dict[str, np.ndarray]
 
 
 @torch.no_grad()
@@ -217,18 +233,17 @@ def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16:
                     refine: bool = False) -> list[VisitResult]:
     """Predict every visit once, through the same path as batch scoring (letterbox, network,
     resize back, masks -> per-view percents -> SALT with each of ``methods``), and compare with
-    the truth: ``truth.csv`` where the root has one, else the SALT of the ground-truth masks.
-    A visit that lacks a view adds its pixels but no SALT error; one the post-processing cannot
-    score counts as scored 0. ``tta`` and ``refine``: as in batch scoring (mirror averaging; a
-    second pass on a crop around a small head); both off in training's validation.
+    the truth: ``truth.csv`` where the root has one, else the percents of the ground-truth masks
+    by the same method. Every view is compared (:attr:`VisitResult.view_errors`), so a visit of
+    one view counts too; only a visit with all four views adds a SALT error. A view or visit
+    the post-processing cannot score counts as scored 0. ``tta`` and ``refine``: as in batch
+    scoring (mirror averaging; a second pass on a crop around a small head); both off in
+    training's validation.
     """
     from tqdm import tqdm
 
-    from autosalt.evaluation.masks import soft_overlap
     from autosalt.model.predictor import Predictor
-    from autosalt.postprocess.pixel import pixel_loss_fraction, scalp_pixels
     from autosalt.postprocess.visit import DEFAULT_METHOD, score_visit
-    from autosalt.salt import salt_from_views
 
     methods = tuple(methods or (DEFAULT_METHOD,))
     predictor = Predictor.__new__(Predictor)  # wrap the in-memory model, no file round trip
@@ -240,46 +255,79 @@ def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16:
     for visit in tqdm(visits, desc="validate", unit="visit", disable=not progress):
         root = visit[0].root
         if root not in truths:
-            truths[root] = read_truth(root)
+            truths[root] = (read_truth(root), read_view_truth(root))
         loaded = [load_targets(sample) for sample in visit]
         predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta, refine)
-        confusion = ConfusionMatrix()
-        result = VisitResult(visit[0].patient, visit[0].visit, confusion.matrix, 0.0, 0, 0.0, 0.0, {})
-        masks, losses, true_masks, true_losses = {}, {}, {}, {}
+        key = (visit[0].patient, visit[0].visit)
+        truth = VisitTruth(truths[root][0].get(key), truths[root][1].get(key, {}), {}, {})
+        result = VisitResult(*key, np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64), 0.0, 0, 0.0,
+                             0.0, {}, {})
+        masks, losses = {}, {}
         for sample, (_, mask, loss), prediction in zip(visit, loaded, predictions):
-            confusion.update(mask, prediction.mask)
-            scalp = scalp_pixels(mask)
-            true_fraction = pixel_loss_fraction(mask, loss.astype(np.float32) / 255.0)
-            if scalp.any():
-                result.fraction_error += float(np.abs(prediction.loss[scalp] - true_fraction[scalp]).sum())
-                result.fraction_count += int(scalp.sum())
-            common, either = soft_overlap(prediction.loss, true_fraction, mask != CLASS_IGNORE)
-            result.overlap, result.union = result.overlap + common, result.union + either
+            truth.masks[sample.view], truth.losses[sample.view] = mask, loss.astype(np.float32) / 255.0
+            _add_pixel_measures(result, mask, truth.losses[sample.view], prediction)
             masks[sample.view], losses[sample.view] = prediction.mask, prediction.loss
-            true_masks[sample.view], true_losses[sample.view] = mask, loss.astype(np.float32) / 255.0
-        results.append(result)
-        if set(masks) != set(VIEWS):
-            continue
-        recorded = truths[root].get((visit[0].patient, visit[0].visit))  # truth.csv's SALT
         for method in methods:
-            predicted = score_visit(masks, losses, method=method)
-            truth_salt = recorded
-            if truth_salt is None:  # no truth.csv: the SALT of the true masks, by this method
-                reference = score_visit(true_masks, true_losses, method=method)
-                if reference.errors:
-                    continue
-                truth_salt = salt_from_views(reference.values)
-            if predicted.errors or any(v is None for v in predicted.values.values()):
-                result.salt_errors[method] = -float(truth_salt)  # unscorable counts as scored 0
-            else:
-                result.salt_errors[method] = salt_from_views(predicted.values) - truth_salt
+            _add_score_errors(result, method, score_visit(masks, losses, method=method), truth)
+        results.append(result)
     return results
+
+
+def _add_pixel_measures(result: VisitResult, mask: np.ndarray, true_fraction_map: np.ndarray,
+                        prediction) -> None:
+    """Add one view's pixel counts to ``result``: the confusion matrix, the loss-fraction error
+    on true scalp and the soft hair-loss overlap. ``true_fraction_map``: the loss map (H, W) in
+    [0, 1] (from the mask where the root has no loss map)."""
+    from autosalt.evaluation.masks import soft_overlap
+
+    confusion = ConfusionMatrix()
+    confusion.update(mask, prediction.mask)
+    result.confusion += confusion.matrix
+    scalp = scalp_pixels(mask)
+    true_fraction = pixel_loss_fraction(mask, true_fraction_map)
+    if scalp.any():
+        result.fraction_error += float(np.abs(prediction.loss[scalp] - true_fraction[scalp]).sum())
+        result.fraction_count += int(scalp.sum())
+    common, either = soft_overlap(prediction.loss, true_fraction, mask != CLASS_IGNORE)
+    result.overlap, result.union = result.overlap + common, result.union + either
+
+
+def _add_score_errors(result: VisitResult, method: str, predicted, truth: VisitTruth) -> None:
+    """Record ``method``'s view errors (every view with a true value) and, for a visit of all
+    four views, its SALT error. The true values: ``truth.csv``'s where given, else those of
+    the true masks by the same method; a value the prediction lacks counts as 0.
+    ``predicted``: the visit's ``VisitValues``."""
+    from autosalt.postprocess.visit import score_visit
+
+    reference = None
+    if not set(truth.masks) <= set(truth.views) or (truth.salt is None and set(truth.masks) == set(VIEWS)):
+        reference = score_visit(truth.masks, truth.losses, method=method)
+    true_views = {view: truth.views[view] if view in truth.views else reference.values.get(view)
+                  for view in truth.masks}
+    errors = {}
+    for view, true_value in true_views.items():
+        if true_value is not None:
+            errors[view] = (predicted.values.get(view) or 0.0) - true_value
+    result.view_errors[method] = errors
+    if set(truth.masks) != set(VIEWS):
+        return
+    truth_salt = truth.salt
+    if truth_salt is None:  # no truth.csv: the SALT of the true masks, by this method
+        if reference.errors:
+            return
+        truth_salt = salt_from_views(reference.values)
+    if predicted.errors or any(v is None for v in predicted.values.values()):
+        result.salt_errors[method] = -float(truth_salt)  # unscorable counts as scored 0
+    else:
+        result.salt_errors[method] = salt_from_views(predicted.values) - truth_salt
 
 
 def summarise(results: list[VisitResult], method: str, per_visit: bool = False) -> dict:
     """Validation measures of a group of visits (pixel measures pooled over the group's pixels):
     per-class IoU, scalp and hair-loss Jaccard (class masks), the soft hair-loss Jaccard of the
-    loss fractions (``loss_soft_jaccard``), loss-fraction MAE, SALT MAE, max error and
+    loss fractions (``loss_soft_jaccard``), loss-fraction MAE, ``view_mae`` (mean absolute
+    error of the view percents over every view with a true value, ``views`` of them, so it
+    exists for visits of one view), SALT MAE over the ``visits`` of four views, max error and
     ``salt_bias`` (mean signed error, predicted minus true: negative = under-call) with
     ``method``; with ``per_visit``, also ``"visit_errors"``: ``{(patient, visit): absolute SALT
     error}`` for paired comparisons of two models on the same visits."""
@@ -291,6 +339,8 @@ def summarise(results: list[VisitResult], method: str, per_visit: bool = False) 
     fraction_count = sum(result.fraction_count for result in results)
     scored = [result for result in results if method in result.salt_errors]
     signed_errors = [result.salt_errors[method] for result in scored]
+    view_errors = [abs(error) for result in results
+                   for error in result.view_errors.get(method, {}).values()]
     iou = confusion.iou()
     extra = ({"visit_errors": {(r.patient, r.visit): abs(r.salt_errors[method]) for r in scored}}
              if per_visit else {})
@@ -301,7 +351,8 @@ def summarise(results: list[VisitResult], method: str, per_visit: bool = False) 
         "salt_mae": float(np.mean(np.abs(signed_errors))) if signed_errors else float("nan"),
         "salt_max_error": float(np.max(np.abs(signed_errors))) if signed_errors else float("nan"),
         "salt_bias": float(np.mean(signed_errors)) if signed_errors else float("nan"),
-        "visits": len(signed_errors), "method": method, **extra,
+        "view_mae": float(np.mean(view_errors)) if view_errors else float("nan"),
+        "visits": len(signed_errors), "views": len(view_errors), "method": method, **extra,
     }
 
 

@@ -5,8 +5,10 @@
     autosalt train --init models/autosalt-default.pt data.roots=[clinic] train.freeze_encoder=true
 
 The run folder gets the resolved config, the environment, the split, metrics per epoch
-(CSV + JSON), and ``best.pt`` (lowest validation SALT MAE; with ``--init`` the starting
-model competes too, so fine-tuning never ends worse on validation than it began) /
+(CSV + JSON), and ``best.pt`` (the best epoch by ``train.select_metric``: SALT MAE when every
+validation visit has four views, else the view-percent MAE; with ``--init`` the starting
+model competes too, so fine-tuning never ends worse on validation than it began; when no
+epoch has a value of the measure, the last epoch's weights with a warning and a note) /
 ``last.pt`` (resume state); with ``train.keep_epochs`` also ``epochs/e<N>.pt``, each epoch's
 weights, to choose among afterwards. With ``train.ema_decay`` the weights validated and saved
 are an exponential moving average of the trained ones.
@@ -36,6 +38,7 @@ from autosalt.config import (
     Config,
     ConfigError,
     check_loss_weights,
+    check_select_metric,
     check_sizes,
     from_dict,
     load_config,
@@ -54,10 +57,11 @@ from autosalt.training.data import (
 )
 from autosalt.training.engine import ModelEma, evaluate, train_one_epoch
 from autosalt.training.presets import TrainPreset
+from autosalt.training.selection import improves, resolve_select_metric
 
 METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "area", "images_per_s", "salt_mae",
-                  "salt_max_error", "salt_bias", "scalp_jaccard", "loss_jaccard", "fraction_mae", "lr",
-                  "seconds")
+                  "salt_max_error", "salt_bias", "view_mae", "scalp_jaccard", "loss_jaccard",
+                  "fraction_mae", "lr", "seconds", "select_metric", "selected", "note")
 
 
 def _distributed() -> tuple[int, int]:
@@ -127,210 +131,313 @@ def _weights_checksum(model: torch.nn.Module) -> float:
     return float(sum(p.detach().double().sum() for p in model.parameters()))
 
 
-def train(config: Config, resume: str | None = None, init: str | None = None,
-          progress: bool = True) -> dict:
-    """Train per ``config``; returns the final metrics dict. See the module doc for files."""
-    rank, world = _distributed()
-    main_process = rank == 0
-    out = Path(config.out)
-    start_epoch, best, stale, history = 0, float("inf"), 0, []
-    resume_state = None
-    if resume:
-        resume_state = load_checkpoint(Path(resume) / "last.pt" if Path(resume).is_dir() else resume)
-        config = from_dict(resume_state["config"])
-        out = Path(config.out) if not Path(resume).is_dir() else Path(resume)
-        config.out = str(out)
-        start_epoch = resume_state["epoch"] + 1
-        best, stale = resume_state["best_salt_mae"], resume_state["stale_epochs"]
-        history = resume_state["history"]
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
-    _seed_everything(config.train.seed + rank)
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() \
-        else torch.device("cpu")
-    bf16 = resolve_bf16(config.train.bf16, device)  # train.bf16 only where bf16 is native
+class TrainingRun:
+    """One training run, built in steps and readable in order: :meth:`prepare_data` (samples,
+    the patient-level split, the training set), :meth:`build_model` (network, optimiser,
+    schedule, weight average: fresh, fine-tuned from ``--init`` or resumed), then :meth:`fit`
+    (per epoch :meth:`train_epoch`, :meth:`validate`, :meth:`select` and :meth:`save`)."""
 
-    # Data: samples, a patient-level split saved next to the weights.
-    samples = list_samples(config.data.roots)
-    if config.data.val_roots:  # a held-out set: every training-root patient trains
-        val_samples = list_samples(config.data.val_roots)
-        split = {"train": sorted({s.patient_key for s in samples}),
-                 "val": sorted({s.patient_key for s in val_samples}), "val_roots": config.data.val_roots}
-        train_samples = samples
-    else:
-        split = load_split(config.data.split_file) if config.data.split_file else \
-            (load_split(out / "split.json") if resume else make_split(
-                samples, config.data.val_fraction, config.data.split_seed))
-        train_patients, val_patients = set(split["train"]), set(split["val"])
-        train_samples = [s for s in samples if s.patient_key in train_patients]
-        val_samples = [s for s in samples if s.patient_key in val_patients]
-    if config.data.max_visits:
-        keep = set(sorted({(s.patient_key, s.visit) for s in train_samples})[: config.data.max_visits])
-        train_samples = [s for s in train_samples if (s.patient_key, s.visit) in keep]
-    if not train_samples:
-        raise ValueError("no training samples after the split; add data or lower data.val_fraction")
-    released = None
-    if init:  # the released model fixes the network: record it in the run's config
-        released = load_checkpoint(init)
-        config.model.arch = released["model_args"]["arch"]
-        config.model.encoder = released["model_args"]["encoder"]
-        if config.model.input_size is None:
-            config.model.input_size = int(released["input_size"])
-        elif main_process and config.model.input_size != int(released["input_size"]):
-            print(f"fine-tuning at {config.model.input_size} px; {init} runs at "
-                  f"{int(released['input_size'])} px")
-    if config.model.input_size is None:
-        config.model.input_size = DEFAULT_INPUT_SIZE
-    check_sizes(config.model.input_size, config.train.crop_size)
-    check_loss_weights(config.train)
-    if main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / "split.json", split)
-        write_text_atomic(out / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
-        write_json_atomic(out / "env.json", {**environment(config.train.seed, world),
-                                             "precision": "bf16" if bf16 else "fp32"})
-        print(f"train: {len(train_samples)} images ({len(split['train'])} patients), "
-              f"val: {len(val_samples)} images ({len(split['val'])} patients) -> {out}")
+    def __init__(self, config: Config, resume: str | None = None, init: str | None = None,
+                 progress: bool = True) -> None:
+        self.rank, self.world = _distributed()
+        self.main_process = self.rank == 0
+        self.progress, self.init, self.resume_state, self.released = progress, init, None, None
+        self.config, self.out = config, Path(config.out)
+        self.start_epoch, self.best, self.stale, self.history = 0, None, 0, []
+        self.last_release: dict | None = None  # the latest epoch's checkpoint, for best.pt
+        if resume:
+            self._load_resume(resume)
+        if self.config.train.threads:
+            torch.set_num_threads(self.config.train.threads)
+        _seed_everything(self.config.train.seed + self.rank)
+        self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) \
+            if torch.cuda.is_available() else torch.device("cpu")
+        self.bf16 = resolve_bf16(self.config.train.bf16, self.device)  # only where bf16 is native
 
-    dataset = SegmentationDataset(train_samples, TrainPreset(config.model.input_size, config.train.crop_size),
-                                  seed=config.train.seed)
-    if config.data.root_weights:
-        try:
-            sampler = RootMixSampler(train_samples, config.data.roots, config.data.root_weights,
-                                     math.ceil(len(dataset) / world), config.train.seed, rank)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-    else:
-        sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=True,
-                                                      seed=config.train.seed) if world > 1 else None
+    def _load_resume(self, resume: str) -> None:
+        """The interrupted run's config, folder, epoch, selection state and history."""
+        state = load_checkpoint(Path(resume) / "last.pt" if Path(resume).is_dir() else resume)
+        self.resume_state, self.config = state, from_dict(state["config"])
+        self.out = Path(resume) if Path(resume).is_dir() else Path(self.config.out)
+        self.config.out = str(self.out)
+        self.start_epoch = state["epoch"] + 1
+        best = state.get("best_value", state.get("best_salt_mae"))
+        self.best = best if best is not None and math.isfinite(best) else None
+        self.stale, self.history = state["stale_epochs"], state["history"]
 
-    # Model: fresh (ImageNet encoder), from a released checkpoint (--init), or resumed.
-    model_args = {"arch": config.model.arch, "encoder": config.model.encoder}
-    if init:
-        model_args = dict(released["model_args"])
-    model = create_model(**model_args, pretrained=config.model.pretrained and not (init or resume))
-    if init:
-        model.load_state_dict(released["state_dict"])
-        if main_process:
-            print(f"initialised from {init} ({released.get('model_id', '')})")
-    if resume_state:  # with EMA, "state_dict" holds the average and this the trained weights
-        model.load_state_dict(resume_state.get("model_state_dict", resume_state["state_dict"]))
-    if config.train.freeze_encoder:
-        for parameter in model.encoder.parameters():
-            parameter.requires_grad_(False)
-    model.to(device)
-    if config.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.train.lr, weight_decay=config.train.weight_decay)
-    steps_per_epoch = math.ceil(len(dataset) / world / config.train.batch_size)
-    if config.train.steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.train.steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(config.train.warmup_steps, steps_per_epoch * config.train.epochs))
-    if resume_state:
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        _set_rng_state(resume_state["rng"])
-    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    # With train.ema_decay the moving average of the weights is what is validated and saved
-    # (best.pt, and last.pt's "state_dict"); last.pt also keeps the trained weights to resume.
-    ema = None
-    if config.train.ema_decay:
-        ema = ModelEma(model, config.train.ema_decay,
-                       updates=resume_state.get("ema_updates", 0) if resume_state else 0)
-        if resume_state and "model_state_dict" in resume_state:
-            ema.module.load_state_dict(resume_state["state_dict"])
-    released_model = ema.module if ema else model
-
-    def validate() -> dict:
-        return evaluate(released_model, val_samples, config.model.input_size, device, bf16,
-                        config.train.channels_last, max_visits=config.train.val_visits,
-                        progress=progress)
-
-    if init and val_samples and main_process and not resume_state:
-        # Fine-tuning starts from a model that already works: it is the first candidate for
-        # best.pt, so a run whose epochs all score worse on validation keeps the start.
-        start_metrics = validate()
-        best = start_metrics.get("salt_mae", float("inf"))
-        if not math.isfinite(best):
-            best = float("inf")
-        save_checkpoint(out / "best.pt", make_checkpoint(
-            released_model, model_args, config.model.input_size, to_dict(config),
-            metrics={k: v for k, v in start_metrics.items() if not isinstance(v, dict)},
-            model_id=released.get("model_id", "") or f"autosalt-{out.name}-init"))
-        write_json_atomic(out / "init_metrics.json", start_metrics)
-        print(f"starting model ({init}): val SALT MAE {best:.2f}; best.pt keeps it unless an epoch "
-              "does better")
-
-    frozen = ([model.encoder] if config.train.freeze_encoder else []) + (
-        [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        if config.train.freeze_bn else [])
-    final = {}
-    for epoch in range(start_epoch, config.train.epochs):
-        started = time.perf_counter()
-        dataset.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(config.train.seed * 1000 + epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=config.train.batch_size, sampler=sampler,
-            shuffle=sampler is None, generator=generator if sampler is None else None,
-            num_workers=config.data.workers, drop_last=len(dataset) > config.train.batch_size,
-            persistent_workers=False)
-        train_metrics = train_one_epoch(
-            wrapped, loader, optimizer, scheduler, device, epoch, bf16,
-            config.train.channels_last, config.train.dice_weight, config.train.fraction_weight,
-            config.train.area_weight,
-            config.train.steps_per_epoch, progress=progress and main_process,
-            frozen=frozen, ema=ema)
-        if world > 1:
-            torch.distributed.barrier()
-        if not main_process:
-            continue
-        val_metrics = validate() if val_samples else {}
-        salt_mae = val_metrics.get("salt_mae", float("nan"))
-        row = {"epoch": epoch, **train_metrics, "lr": scheduler.get_last_lr()[0],
-               "seconds": time.perf_counter() - started,
-               **{k: v for k, v in val_metrics.items() if not isinstance(v, dict)},
-               "iou": val_metrics.get("iou", {})}
-        history.append(row)
-        improved = math.isfinite(salt_mae) and salt_mae < best - 1e-6 or (not val_samples)
-        if improved:
-            best, stale = (salt_mae if math.isfinite(salt_mae) else best), 0
+    # -- data ---------------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Samples, the split (saved next to the weights), the network's input size, the run
+        files, and the training set with its sampler."""
+        data = self.config.data
+        samples = list_samples(data.roots)
+        if data.val_roots:  # a held-out set: every training-root patient trains
+            self.val_samples = list_samples(data.val_roots)
+            self.split = {"train": sorted({s.patient_key for s in samples}),
+                          "val": sorted({s.patient_key for s in self.val_samples}),
+                          "val_roots": data.val_roots}
+            self.train_samples = samples
         else:
-            stale += 1
+            self.split = load_split(data.split_file) if data.split_file else \
+                (load_split(self.out / "split.json") if self.resume_state else make_split(
+                    samples, data.val_fraction, data.split_seed))
+            train_patients, val_patients = set(self.split["train"]), set(self.split["val"])
+            self.train_samples = [s for s in samples if s.patient_key in train_patients]
+            self.val_samples = [s for s in samples if s.patient_key in val_patients]
+        if data.max_visits:
+            keep = set(sorted({(s.patient_key, s.visit) for s in self.train_samples})[: data.max_visits])
+            self.train_samples = [s for s in self.train_samples if (s.patient_key, s.visit) in keep]
+        if not self.train_samples:
+            raise ValueError("no training samples after the split; add data or lower data.val_fraction")
+        self._choose_network()
+        check_sizes(self.config.model.input_size, self.config.train.crop_size)
+        check_loss_weights(self.config.train)
+        check_select_metric(self.config.train)
+        self.metric = resolve_select_metric(self.config.train.select_metric, self.val_samples)
+        if self.main_process:
+            self._write_run_files()
+        self._make_training_set()
+
+    def _choose_network(self) -> None:
+        """With ``--init`` the released model fixes the network: record it in the run's config."""
+        model = self.config.model
+        if self.init:
+            self.released = load_checkpoint(self.init)
+            model.arch = self.released["model_args"]["arch"]
+            model.encoder = self.released["model_args"]["encoder"]
+            released_size = int(self.released["input_size"])
+            if model.input_size is None:
+                model.input_size = released_size
+            elif self.main_process and model.input_size != released_size:
+                print(f"fine-tuning at {model.input_size} px; {self.init} runs at {released_size} px")
+        if model.input_size is None:
+            model.input_size = DEFAULT_INPUT_SIZE
+
+    def _write_run_files(self) -> None:
+        out = self.out
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "split.json", self.split)
+        write_text_atomic(out / "config.yaml", yaml.safe_dump(to_dict(self.config), sort_keys=False))
+        write_json_atomic(out / "env.json", {**environment(self.config.train.seed, self.world),
+                                             "precision": "bf16" if self.bf16 else "fp32"})
+        print(f"train: {len(self.train_samples)} images ({len(self.split['train'])} patients), "
+              f"val: {len(self.val_samples)} images ({len(self.split['val'])} patients), "
+              f"best.pt selected by {self.metric if self.val_samples else 'none (no validation)'}"
+              f" -> {out}")
+
+    def _make_training_set(self) -> None:
+        config = self.config
+        self.dataset = SegmentationDataset(
+            self.train_samples, TrainPreset(config.model.input_size, config.train.crop_size),
+            seed=config.train.seed)
+        self.sampler = None
+        if config.data.root_weights:
+            try:
+                self.sampler = RootMixSampler(
+                    self.train_samples, config.data.roots, config.data.root_weights,
+                    math.ceil(len(self.dataset) / self.world), config.train.seed, self.rank)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+        elif self.world > 1:
+            self.sampler = torch.utils.data.DistributedSampler(
+                self.dataset, self.world, self.rank, shuffle=True, seed=config.train.seed)
+
+    # -- model --------------------------------------------------------------------------------
+    def build_model(self) -> None:
+        """The network (ImageNet encoder, ``--init`` weights, or the resumed ones), optimiser,
+        learning-rate schedule and, with ``train.ema_decay``, the weight average."""
+        config, state = self.config, self.resume_state
+        self.model_args = dict(self.released["model_args"]) if self.init else \
+            {"arch": config.model.arch, "encoder": config.model.encoder}
+        model = create_model(**self.model_args,
+                             pretrained=config.model.pretrained and not (self.init or state))
+        if self.init:
+            model.load_state_dict(self.released["state_dict"])
+            if self.main_process:
+                print(f"initialised from {self.init} ({self.released.get('model_id', '')})")
+        if state:  # with EMA, "state_dict" holds the average and this the trained weights
+            model.load_state_dict(state.get("model_state_dict", state["state_dict"]))
+        if config.train.freeze_encoder:
+            for parameter in model.encoder.parameters():
+                parameter.requires_grad_(False)
+        model.to(self.device)
+        if config.train.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self._build_optimizer()
+        self.wrapped = torch.nn.parallel.DistributedDataParallel(model) if self.world > 1 else model
+        # With train.ema_decay the moving average of the weights is what is validated and saved
+        # (best.pt, and last.pt's "state_dict"); last.pt also keeps the trained weights to resume.
+        self.ema = None
+        if config.train.ema_decay:
+            self.ema = ModelEma(model, config.train.ema_decay,
+                                updates=state.get("ema_updates", 0) if state else 0)
+            if state and "model_state_dict" in state:
+                self.ema.module.load_state_dict(state["state_dict"])
+        self.released_model = self.ema.module if self.ema else model
+        self.frozen = ([model.encoder] if config.train.freeze_encoder else []) + (
+            [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+            if config.train.freeze_bn else [])
+
+    def _build_optimizer(self) -> None:
+        settings, state = self.config.train, self.resume_state
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
+        steps_per_epoch = math.ceil(len(self.dataset) / self.world / settings.batch_size)
+        if settings.steps_per_epoch:
+            steps_per_epoch = min(steps_per_epoch, settings.steps_per_epoch)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _lr_lambda(settings.warmup_steps, steps_per_epoch * settings.epochs))
+        if state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            _set_rng_state(state["rng"])
+
+    # -- epochs -------------------------------------------------------------------------------
+    def validate(self) -> dict:
+        return evaluate(self.released_model, self.val_samples, self.config.model.input_size,
+                        self.device, self.bf16, self.config.train.channels_last,
+                        max_visits=self.config.train.val_visits, progress=self.progress)
+
+    def score_start(self) -> None:
+        """Fine-tuning starts from a model that already works: it is the first candidate for
+        best.pt, so a run whose epochs all score worse on validation keeps the start."""
+        if not (self.init and self.val_samples and self.main_process and not self.resume_state):
+            return
+        metrics = self.validate()
+        value = metrics.get(self.metric, float("nan"))
+        if improves(self.metric, value, None):
+            self.best = value
+        metrics["select_metric"] = self.metric
+        save_checkpoint(self.out / "best.pt", make_checkpoint(
+            self.released_model, self.model_args, self.config.model.input_size,
+            to_dict(self.config), metrics={k: v for k, v in metrics.items() if not isinstance(v, dict)},
+            model_id=self.released.get("model_id", "") or f"autosalt-{self.out.name}-init",
+            select_metric=self.metric))
+        write_json_atomic(self.out / "init_metrics.json", metrics)
+        print(f"starting model ({self.init}): val {self.metric} {value:.2f}; best.pt keeps it "
+              "unless an epoch does better")
+
+    def train_epoch(self, epoch: int) -> dict:
+        """One pass over the training set; returns its losses."""
+        settings = self.config.train
+        self.dataset.set_epoch(epoch)
+        generator = torch.Generator().manual_seed(settings.seed * 1000 + epoch)
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=settings.batch_size, sampler=self.sampler,
+            shuffle=self.sampler is None, generator=generator if self.sampler is None else None,
+            num_workers=self.config.data.workers,
+            drop_last=len(self.dataset) > settings.batch_size, persistent_workers=False)
+        return train_one_epoch(self.wrapped, loader, self.optimizer, self.scheduler, self.device,
+                               epoch, settings, progress=self.progress and self.main_process,
+                               frozen=self.frozen, ema=self.ema)
+
+    def select(self, row: dict) -> bool:
+        """Whether this epoch's weights become best.pt (every epoch's, without validation)."""
+        improved = not self.val_samples or improves(self.metric, row.get(self.metric), self.best)
+        if improved and self.val_samples:
+            self.best = row[self.metric]
+        self.stale = 0 if improved else self.stale + 1
+        row["select_metric"] = self.metric if self.val_samples else "none"
+        row["selected"] = improved
+        return improved
+
+    def save(self, epoch: int, row: dict, improved: bool) -> None:
+        """best.pt (when selected), epochs/e<N>.pt (train.keep_epochs), last.pt and metrics."""
+        config, out = self.config, self.out
         model_id = f"autosalt-{config.model.arch}-{config.model.encoder}-{out.name}-e{epoch}"
-        checkpoint = make_checkpoint(released_model, model_args, config.model.input_size,
-                                     to_dict(config), metrics=row, model_id=model_id)
-        trained = {"model_state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                   "ema_updates": ema.updates} if ema else {}
+        checkpoint = make_checkpoint(self.released_model, self.model_args, config.model.input_size,
+                                     to_dict(config), metrics=row, model_id=model_id,
+                                     select_metric=row["select_metric"])
+        trained = {"model_state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                   "ema_updates": self.ema.updates} if self.ema else {}
         if improved:
             save_checkpoint(out / "best.pt", checkpoint)
         if config.train.keep_epochs:
             (out / "epochs").mkdir(exist_ok=True)
             save_checkpoint(out / "epochs" / f"e{epoch}.pt", checkpoint)
         save_checkpoint(out / "last.pt", {
-            **checkpoint, "epoch": epoch, "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": _rng_state(), "best_salt_mae": best,
-            "stale_epochs": stale, "history": history, **trained})
-        write_csv_atomic(out / "metrics.csv", history, METRIC_COLUMNS)
-        write_json_atomic(out / "metrics.json", history)
-        print(f"epoch {epoch}: loss {train_metrics['loss']:.3f}, {train_metrics['images_per_s']:.1f} img/s; "
-              f"val SALT MAE {salt_mae:.2f}, scalp J {val_metrics.get('scalp_jaccard', float('nan')):.3f}, "
-              f"loss J {val_metrics.get('loss_jaccard', float('nan')):.3f}"
-              + (" (best)" if improved else ""))
-        final = row
-        if config.train.early_stopping and stale >= config.train.early_stopping:
-            print(f"early stopping: no SALT MAE improvement in {stale} epochs")
-            break
-    if world > 1:
-        checksums = [None] * world
-        torch.distributed.all_gather_object(checksums, _weights_checksum(model))
-        if main_process:
-            write_json_atomic(out / "rank_checksums.json", checksums)
+            **checkpoint, "epoch": epoch, "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "rng": _rng_state(), "best_value": self.best,
+            "stale_epochs": self.stale, "history": self.history, **trained})
+        self.last_release = checkpoint
+        self._write_metrics()
+
+    def _write_metrics(self) -> None:
+        write_csv_atomic(self.out / "metrics.csv", self.history, METRIC_COLUMNS)
+        write_json_atomic(self.out / "metrics.json", self.history)
+
+    def fit(self) -> dict:
+        """The epochs from the first (or the resumed) one; returns the last epoch's metrics."""
+        final = {}
+        for epoch in range(self.start_epoch, self.config.train.epochs):
+            started = time.perf_counter()
+            train_metrics = self.train_epoch(epoch)
+            if self.world > 1:
+                torch.distributed.barrier()
+            if not self.main_process:
+                continue
+            val_metrics = self.validate() if self.val_samples else {}
+            row = {"epoch": epoch, **train_metrics, "lr": self.scheduler.get_last_lr()[0],
+                   "seconds": time.perf_counter() - started,
+                   **{k: v for k, v in val_metrics.items() if not isinstance(v, dict)},
+                   "iou": val_metrics.get("iou", {})}
+            self.history.append(row)
+            improved = self.select(row)
+            self.save(epoch, row, improved)
+            self._report(epoch, row, improved)
+            final = row
+            if self.config.train.early_stopping and self.stale >= self.config.train.early_stopping:
+                print(f"early stopping: no {self.metric} improvement in {self.stale} epochs")
+                break
+        if self.main_process:
+            self._ensure_selected()
+        self._close_distributed()
+        return final
+
+    def _report(self, epoch: int, row: dict, improved: bool) -> None:
+        nan = float("nan")
+        chosen = f", {self.metric} {row.get(self.metric, nan):.3f}" \
+            if self.val_samples and self.metric != "salt_mae" else ""
+        print(f"epoch {epoch}: loss {row['loss']:.3f}, {row['images_per_s']:.1f} img/s; "
+              f"val SALT MAE {row.get('salt_mae', nan):.2f}, scalp J {row.get('scalp_jaccard', nan):.3f}, "
+              f"loss J {row.get('loss_jaccard', nan):.3f}{chosen}" + (" (best)" if improved else ""))
+
+    def _ensure_selected(self) -> None:
+        """When no epoch (nor the --init start) ever had a value of the selection measure,
+        best.pt becomes the last epoch's weights, and the run says so on stderr and in its
+        metrics: never the untouched starting weights without a word."""
+        if self.best is not None or not self.val_samples or self.last_release is None:
+            return
+        note = (f"no epoch selected: validation {self.metric} was nan on every epoch; best.pt holds "
+                "the last epoch's weights. Choose a measure the validation data has "
+                "(train.select_metric: view_mae or loss_jaccard)")
+        print(f"autosalt train: warning: {note}", file=sys.stderr)
+        self.history[-1]["note"] = note
+        self.last_release["metrics"] = self.history[-1]
+        save_checkpoint(self.out / "best.pt", {**self.last_release, "note": note})
+        self._write_metrics()
+
+    def _close_distributed(self) -> None:
+        if self.world <= 1:
+            return
+        checksums = [None] * self.world
+        torch.distributed.all_gather_object(checksums, _weights_checksum(self.model))
+        if self.main_process:
+            write_json_atomic(self.out / "rank_checksums.json", checksums)
         torch.distributed.destroy_process_group()
-    return final
+
+
+def train(config: Config, resume: str | None = None, init: str | None = None,
+          progress: bool = True) -> dict:
+    """Train per ``config``; returns the final metrics dict. See the module doc for files."""
+    run = TrainingRun(config, resume, init, progress)
+    run.prepare_data()
+    run.build_model()
+    run.score_start()
+    return run.fit()
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
