@@ -45,6 +45,15 @@ class DataConfig:
     # every image once per epoch). [0.5, 0.5] mixes a small clinic set half and half with a
     # large synthetic one, however many images each holds.
     root_weights: list[float] = field(default_factory=list)
+    # Real photos without labels (folders or files), for two optional parts of training:
+    # restyling renders after them (style_roots, style_p) and self-training (train.self_training_weight).
+    # Never list photos held out for testing.
+    style_photos: list[str] = field(default_factory=list)
+    # Roots (of ``roots``) whose training images are restyled after a random real photo: Fourier
+    # amplitude swap or histogram matching (autosalt/training/style.py); with probability style_p.
+    style_roots: list[str] = field(default_factory=list)
+    style_p: float = 0.5
+    unlabeled: list[str] = field(default_factory=list)  # real photos for self-training
 
 
 @dataclass
@@ -79,6 +88,13 @@ class TrainConfig:
     # Also save each epoch's weights as epochs/e<N>.pt (the release format of best.pt), so an
     # epoch can be chosen afterwards on selection sets of one's own (benchmarks/bench_compare.py)
     keep_epochs: bool = False
+    rotate90_p: float = 0.15  # chance of a quarter turn of a training photo (real photos come turned)
+    # Self-training on data.unlabeled: weight of the loss towards the weight average's (the
+    # teacher's, train.ema_decay) confident predictions (0 = off), the top-class probability a
+    # pixel needs to count, and the unlabeled photos per step.
+    self_training_weight: float = 0.0
+    pseudo_threshold: float = 0.9
+    unlabeled_batch_size: int = 4
     seed: int = 0
     threads: int | None = None  # torch CPU threads (None = torch's default)
 
@@ -131,6 +147,24 @@ def check_loss_weights(train: TrainConfig) -> None:
         value = getattr(train, key)
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"train.{key} must be a finite number >= 0, got {value}")
+
+
+def check_real_parts(config: Config) -> None:
+    """The real-photo parts of training need their photos, and self-training its teacher."""
+    data, train = config.data, config.train
+    if data.style_roots and not data.style_photos:
+        raise ConfigError("data.style_roots needs data.style_photos: real photos to take the style from")
+    unknown = sorted(set(data.style_roots) - set(data.roots))
+    if unknown:
+        raise ConfigError(f"data.style_roots {unknown} are not in data.roots {data.roots}")
+    if not 0.0 <= data.style_p <= 1.0 or not 0.0 <= train.rotate90_p <= 1.0:
+        raise ConfigError("data.style_p and train.rotate90_p are probabilities: give values in [0, 1]")
+    if train.self_training_weight < 0 or not math.isfinite(train.self_training_weight):
+        raise ConfigError(f"train.self_training_weight must be >= 0, got {train.self_training_weight}")
+    if train.self_training_weight > 0 and not data.unlabeled:
+        raise ConfigError("train.self_training_weight > 0 needs data.unlabeled: folders of real photos")
+    if train.self_training_weight > 0 and not train.ema_decay:
+        raise ConfigError("self-training learns from the weight average: set train.ema_decay (e.g. 0.99)")
 
 
 def check_select_metric(train: TrainConfig) -> None:

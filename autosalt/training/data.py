@@ -145,11 +145,16 @@ class SegmentationDataset(Dataset):
     the number of workers and after a resume.
     """
 
-    def __init__(self, samples: list[Sample], transform, seed: int = 0) -> None:
+    def __init__(self, samples: list[Sample], transform, seed: int = 0, style=None,
+                 style_roots: list[str | os.PathLike] = ()) -> None:
         self.samples = samples
         self.transform = transform
         self.seed = seed
         self.epoch = 0
+        # ``style``: a callable (photo, seed) -> photo (autosalt.training.style.RealStyle) applied
+        # to the samples of ``style_roots`` before augmentation.
+        self.style = style
+        self.style_roots = {Path(root) for root in style_roots}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -159,8 +164,10 @@ class SegmentationDataset(Dataset):
 
     def __getitem__(self, index: int):
         photo, mask, loss = load_targets(self.samples[index])
-        self.transform.set_random_seed(int(np.random.SeedSequence(
-            [self.seed, self.epoch, index]).generate_state(1)[0]))
+        seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
+        if self.style is not None and Path(self.samples[index].root) in self.style_roots:
+            photo = self.style(photo, seed)
+        self.transform.set_random_seed(seed)
         out = self.transform(image=photo, masks=[mask, loss])
         mask_t, loss_t = out["masks"]
         image = torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1)))

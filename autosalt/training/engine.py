@@ -138,12 +138,14 @@ def _autocast(device: torch.device, enabled: bool):
 
 def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, settings: TrainConfig,
                     progress: bool = True, frozen: Sequence[torch.nn.Module] = (),
-                    ema: ModelEma | None = None) -> dict[str, float]:
+                    ema: ModelEma | None = None, self_training=None) -> dict[str, float]:
     """One pass over ``loader`` (at most ``settings.steps_per_epoch`` batches); returns mean
     losses and images/s. ``settings``: the config's ``train`` section (precision, memory
     format, loss weights). ``frozen``: parts kept in eval mode (a frozen encoder, or BatchNorm
     layers), so their BatchNorm statistics stay those they were trained with instead of
     drifting to a small fine-tuning set. ``ema``: updated after every optimizer step.
+    ``self_training``: a :class:`autosalt.training.selftrain.SelfTraining` whose loss on a batch
+    of unlabeled photos is added at every step.
     """
     from tqdm import tqdm
 
@@ -168,6 +170,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, epoch: int, set
             logits = model(image)
         loss, parts = segmentation_loss(logits, mask, fraction, settings.dice_weight,
                                         settings.fraction_weight, settings.area_weight)
+        if self_training is not None:
+            extra, extra_parts = self_training.loss(model, device, lambda: _autocast(device, bf16),
+                                                    settings.channels_last)
+            loss, parts = loss + extra, {**parts, **extra_parts}
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -33,14 +33,15 @@ class EvalPreset:
 
 
 class TrainPreset(EvalPreset):
-    """Letterbox to ``size``, augment, then (with ``crop``) cut a random ``crop`` x ``crop`` square."""
+    """Letterbox to ``size``, augment, then (with ``crop``) cut a random ``crop`` x ``crop`` square.
+    ``rotate90_p``: chance of a quarter turn (photos taken with a phone held sideways)."""
 
-    def __init__(self, size: int, crop: int | None = None) -> None:
+    def __init__(self, size: int, crop: int | None = None, rotate90_p: float = 0.15) -> None:
         geometric = [
             A.Affine(scale=(0.7, 1.25), translate_percent=(-0.12, 0.12), rotate=(-25, 25),
                      shear=(-6, 6), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.8),
             A.HorizontalFlip(p=0.5),
-            A.RandomRotate90(p=0.15),
+            A.RandomRotate90(p=rotate90_p),
         ]
         photometric = [
             A.ColorJitter(brightness=0.35, contrast=0.35, saturation=0.4, hue=0.06, p=0.9),

@@ -95,3 +95,50 @@ def pseudo_label_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return cross_entropy + share * fraction, {"pseudo_ce": cross_entropy.item(),
                                               "pseudo_fraction": fraction.item(),
                                               "pseudo_share": share.item()}
+
+
+class SelfTraining:
+    """Self-training's share of each step: its own loader of unlabeled photos and the teacher.
+
+    ``teacher``: the weight average (in eval mode); ``settings``: the config's ``train``
+    section (self_training_weight, pseudo_threshold, unlabeled_batch_size).
+    """
+
+    def __init__(self, sources: Sequence[str | os.PathLike], size: int, teacher: torch.nn.Module,
+                 settings, workers: int = 0) -> None:
+        self.dataset = UnlabeledPhotos(sources, size, settings.seed)
+        self.teacher, self.workers = teacher, workers
+        self.weight, self.threshold = settings.self_training_weight, settings.pseudo_threshold
+        self.batch_size = min(settings.unlabeled_batch_size, len(self.dataset))
+        self.seed = settings.seed
+        self.loader = self.batches = None
+
+    def start_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+        generator = torch.Generator().manual_seed(self.seed * 1000 + epoch + 7)
+        self.loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True,
+                                                  generator=generator, num_workers=self.workers,
+                                                  drop_last=True)
+        self.batches = iter(self.loader)
+
+    def _next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            return next(self.batches)
+        except StopIteration:  # fewer unlabeled photos than steps: go round again
+            self.batches = iter(self.loader)
+            return next(self.batches)
+
+    def loss(self, student: torch.nn.Module, device: torch.device, autocast,
+             channels_last: bool) -> tuple[torch.Tensor, dict[str, float]]:
+        """``weight`` x the pseudo-label loss on the next unlabeled batch; ``autocast``: a
+        callable giving the precision context the labeled batch ran under."""
+        teacher_view, student_view = (view.to(device, non_blocking=True) for view in self._next())
+        if channels_last:
+            teacher_view = teacher_view.contiguous(memory_format=torch.channels_last)
+            student_view = student_view.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), autocast():
+            teacher_logits = self.teacher(teacher_view)
+        with autocast():
+            student_logits = student(student_view)
+        loss, parts = pseudo_label_loss(student_logits, teacher_logits, self.threshold)
+        return self.weight * loss, parts

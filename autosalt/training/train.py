@@ -38,6 +38,7 @@ from autosalt.config import (
     Config,
     ConfigError,
     check_loss_weights,
+    check_real_parts,
     check_select_metric,
     check_sizes,
     from_dict,
@@ -58,8 +59,11 @@ from autosalt.training.data import (
 from autosalt.training.engine import ModelEma, evaluate, train_one_epoch
 from autosalt.training.presets import TrainPreset
 from autosalt.training.selection import improves, resolve_select_metric
+from autosalt.training.selftrain import SelfTraining
+from autosalt.training.style import RealStyle
 
-METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "area", "images_per_s", "salt_mae",
+METRIC_COLUMNS = ("epoch", "loss", "ce", "dice", "fraction", "area", "pseudo_ce", "pseudo_fraction",
+                  "pseudo_share", "images_per_s", "salt_mae",
                   "salt_max_error", "salt_bias", "view_mae", "scalp_jaccard", "loss_jaccard",
                   "fraction_mae", "lr", "seconds", "select_metric", "selected", "note")
 
@@ -193,6 +197,7 @@ class TrainingRun:
         check_sizes(self.config.model.input_size, self.config.train.crop_size)
         check_loss_weights(self.config.train)
         check_select_metric(self.config.train)
+        check_real_parts(self.config)
         self.metric = resolve_select_metric(self.config.train.select_metric, self.val_samples)
         if self.main_process:
             self._write_run_files()
@@ -227,9 +232,11 @@ class TrainingRun:
 
     def _make_training_set(self) -> None:
         config = self.config
+        style = RealStyle(config.data.style_photos, config.data.style_p) if config.data.style_roots else None
         self.dataset = SegmentationDataset(
-            self.train_samples, TrainPreset(config.model.input_size, config.train.crop_size),
-            seed=config.train.seed)
+            self.train_samples,
+            TrainPreset(config.model.input_size, config.train.crop_size, config.train.rotate90_p),
+            seed=config.train.seed, style=style, style_roots=config.data.style_roots)
         self.sampler = None
         if config.data.root_weights:
             try:
@@ -275,6 +282,9 @@ class TrainingRun:
             if state and "model_state_dict" in state:
                 self.ema.module.load_state_dict(state["state_dict"])
         self.released_model = self.ema.module if self.ema else model
+        self.self_training = SelfTraining(
+            config.data.unlabeled, config.model.input_size, self.ema.module, config.train,
+            config.data.workers) if config.train.self_training_weight > 0 else None
         self.frozen = ([model.encoder] if config.train.freeze_encoder else []) + (
             [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
             if config.train.freeze_bn else [])
@@ -330,9 +340,11 @@ class TrainingRun:
             shuffle=self.sampler is None, generator=generator if self.sampler is None else None,
             num_workers=self.config.data.workers,
             drop_last=len(self.dataset) > settings.batch_size, persistent_workers=False)
+        if self.self_training is not None:
+            self.self_training.start_epoch(epoch)
         return train_one_epoch(self.wrapped, loader, self.optimizer, self.scheduler, self.device,
                                epoch, settings, progress=self.progress and self.main_process,
-                               frozen=self.frozen, ema=self.ema)
+                               frozen=self.frozen, ema=self.ema, self_training=self.self_training)
 
     def select(self, row: dict) -> bool:
         """Whether this epoch's weights become best.pt (every epoch's, without validation)."""
