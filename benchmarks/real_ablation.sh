@@ -8,8 +8,10 @@
 # (real photos without labels, none held out for testing) and synthetic_train/ (rendered here
 # with `autosalt synth --look broad` if absent). Extra key=value overrides go to every run
 # (e.g. train.epochs=1 for a smoke test). Each run's best.pt is copied to OUT/<name>.pt as
-# soon as it ends; logs and metrics go to OUT/logs.tar.gz. Score the checkpoints with
-# benchmarks/bench_real.py (real photos) and benchmarks/bench_model.py (synthetic test set).
+# soon as it ends; logs and metrics go to OUT/logs.tar.gz (run folders: RUNS, default
+# OUT/runs). RUN_LIMIT (seconds) stops a run that takes longer; its best.pt so far is kept.
+# Score the checkpoints with benchmarks/bench_real.py (real photos) and
+# benchmarks/bench_model.py (synthetic test set).
 # Runs go in parallel waves (PARALLEL, default 4), which suits one GPU and many CPU cores.
 set -uo pipefail
 DATA=$(realpath "$1"); OUT=$(realpath -m "$2"); shift 2
@@ -17,7 +19,8 @@ PYTHON=${PYTHON:-python3}
 PARALLEL=${PARALLEL:-4}
 WORKERS=${WORKERS:-3}
 export NO_ALBUMENTATIONS_UPDATE=1 HF_HUB_OFFLINE=1
-mkdir -p "$OUT/runs"
+RUNS=$(realpath -m "${RUNS:-$OUT/runs}")
+mkdir -p "$OUT" "$RUNS"
 if [ ! -f "$DATA/synthetic_train/truth.csv" ]; then
     "$PYTHON" -m autosalt synth "$DATA/synthetic_train" --patients 150 --visits 2 --seed 9300 \
         --size 288 288 --look broad --quiet || exit 1
@@ -29,10 +32,10 @@ ALL=("data.roots=[$R,$S]" "data.root_weights=[0.5,0.5]" "data.style_photos=[$U]"
 run() {  # run NAME overrides...
     local name=$1; shift
     local started=$SECONDS
-    "$PYTHON" -m autosalt train --config configs/real.yaml --init models/autosalt-default.pt --quiet \
-        "${ALL[@]}" "$@" ${EXTRA[@]+"${EXTRA[@]}"} "out=$OUT/runs/$name" > "$OUT/runs/$name.log" 2>&1
+    timeout "${RUN_LIMIT:-86400}" "$PYTHON" -m autosalt train --config configs/real.yaml --init models/autosalt-default.pt --quiet \
+        "${ALL[@]}" "$@" ${EXTRA[@]+"${EXTRA[@]}"} "out=$RUNS/$name" > "$RUNS/$name.log" 2>&1
     local status=$?
-    [ -f "$OUT/runs/$name/best.pt" ] && cp "$OUT/runs/$name/best.pt" "$OUT/$name.pt"
+    [ -f "$RUNS/$name/best.pt" ] && cp "$RUNS/$name/best.pt" "$OUT/$name.pt"
     echo "$name: exit $status after $((SECONDS - started)) s"
 }
 EXTRA=("$@")
@@ -52,4 +55,4 @@ wave "full" \
      "no_synthetic|data.roots=[$R]|data.root_weights=[]|data.style_roots=[]" \
      "no_real|data.roots=[$S]|data.root_weights=[]" \
      "no_turns|train.rotate90_p=0.15"
-tar -czf "$OUT/logs.tar.gz" --exclude="*.pt" -C "$OUT" runs
+tar -czf "$OUT/logs.tar.gz" --exclude="*.pt" -C "$(dirname "$RUNS")" "$(basename "$RUNS")"
