@@ -259,9 +259,19 @@ def test_partial_visits_only_when_allowed(synth, predictor, tmp_path):
     (photos / "A/v1/right.jpg").unlink()
     (row,) = (r["row"] for r in infer(photos, tmp_path / "a", predictor, Settings(), progress=False))
     assert row["status"] == "error"
+    assert "missing views: right (use --allow-partial" in row["flags"]
     (row,) = (r["row"] for r in infer(photos, tmp_path / "b", predictor,
                                       Settings(allow_partial=True), progress=False))
-    assert row["status"] == "flagged" and "partial visit" in row["flags"] and row["salt"] is not None
+    assert row["status"] == "flagged" and "partial visit, missing views: right" in row["flags"]
+    # The views present are reported, SALT and its bands are not: only the range they allow.
+    assert row["right"] is None and None not in (row["top"], row["left"], row["back"])
+    assert row["salt"] is None and row["severity_s"] is None and row["aa_iga"] is None
+    present = 0.40 * row["top"] + 0.18 * row["left"] + 0.24 * row["back"]
+    assert row["salt_min"] == pytest.approx(present) and row["salt_max"] == pytest.approx(present + 18)
+    table = read_rows(tmp_path / "b/scores.csv")[("A", "v1")]
+    assert table["salt"] == table["severity_s"] == table["aa_iga"] == "" and table["status"] == "flagged"
+    assert float(table["salt_min"]) == pytest.approx(present, abs=0.006)
+    assert (tmp_path / "b/summaries/A_v1.jpg").is_file()
 
 
 def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tmp_path, capsys):

@@ -57,7 +57,7 @@ from autosalt.inference.labelme import labelme_document
 from autosalt.inference.overlays import labelled, view_overlay, visit_summary
 from autosalt.inference.quality import check_left_right, check_partial_loss, check_view
 from autosalt.layout import Visit, scan_photo_folder
-from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
+from autosalt.postprocess.scoring import PREDICTED_COLUMNS, missing_views_error, score_row
 from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
 
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
@@ -187,8 +187,7 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
     outputs = Outputs(out, visit)
     row_errors = list(errors)
     if not errors and visit.missing_views and not settings.allow_partial:
-        row_errors.append(f"missing views: {', '.join(visit.missing_views)} (use --allow-partial "
-                          "to score from the views present)")
+        row_errors.append(missing_views_error(visit.missing_views))
     if can_score:
         views = [view for view in VIEWS if view in decoded.photos]
         predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta,
@@ -258,6 +257,9 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
         title = (f"{row['patient']} / {row['visit']}   SALT {row['salt']:.1f}   "
                  f"{row['severity_s']}   AA-IGA {row['aa_iga']}   {row['status']}   "
                  f"uncertainty {row['uncertainty']:.1f}")
+    elif row["salt_min"] is not None:
+        title = (f"{row['patient']} / {row['visit']}   partial visit: SALT between "
+                 f"{row['salt_min']:.1f} and {row['salt_max']:.1f}   {row['status']}")
     else:
         title = f"{row['patient']} / {row['visit']}   SALT not scored   {row['status']}"
     write_jpeg_atomic(outputs.summary, visit_summary(tiles, labels, title, row["status"]), quality=85)
@@ -284,7 +286,7 @@ def write_tables(out: Path, records: list[dict], model_id: str, method: str) -> 
     json_rows = []
     for record in records:
         row = {column: record["row"].get(column) for column in SCORE_COLUMNS}
-        for column in ("salt", *VIEWS):
+        for column in ("salt", *VIEWS, "salt_min", "salt_max"):
             if row[column] is not None:
                 row[column] = round(float(row[column]), 2)
         json_rows.append({**row, "views": record.get("views", {})})
@@ -497,7 +499,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="where the head fills little of the photo, predict again on a crop "
                              "around it (default; --no-refine: one pass on the whole photo)")
     parser.add_argument("--allow-partial", action="store_true",
-                        help="score visits with missing views from the views present (flagged)")
+                        help="report visits with missing views: the views present and the SALT "
+                             "range they allow (salt_min, salt_max; no SALT), flagged")
     parser.add_argument("--resume", action="store_true",
                         help="skip visits already written in OUT (by the same model)")
     parser.add_argument("--workers", type=int, default=1, help="photo-decoding threads (default 1)")
