@@ -289,11 +289,89 @@ def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tm
     assert 2 <= done < 6, "the run must be killed mid-way"
     if (out / "scores.csv").exists():  # a table left by a killed run is complete, never cut
         assert len(read_rows(out / "scores.csv")) <= done
+    assert (out / ".autosalt.lock").is_file()  # the killed run's lock is left behind
     capsys.readouterr()
-    infer(synth / "photos", out, predictor, Settings(), resume=True, progress=False)
-    assert f"resume: {done} visits already done, {6 - done} to score" in capsys.readouterr().out
+    assert main(["infer", str(synth / "photos"), "--model", str(tiny_model), "--quiet",
+                 "--out", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert f"resume: {done} visits already done, {6 - done} to score" in captured.out
+    assert "removed a stale lock of 'autosalt infer' (pid" in captured.err
     assert (out / "scores.csv").read_bytes() == (tmp_path / "full/scores.csv").read_bytes()
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.tmp")) and not (out / ".autosalt.lock").exists()
+
+
+def test_resume_with_other_settings_or_model_is_refused(synth, tiny_model, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    copy_visit(synth, "P001/week00", photos / "A" / "v1")
+    out = tmp_path / "out"
+    command = ["infer", str(photos), "--out", str(out), "--quiet", "--no-refine"]
+    assert main([*command, "--model", str(tiny_model)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["scoring"]["model_sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    assert run["scoring"]["refine"] is False and run["scoring"]["quality"]["blur_min"] > 0
+    before = (out / "scores.csv").read_bytes()
+    capsys.readouterr()
+    assert main([*command, "--model", str(tiny_model), "--resume", "--tta"]) == 0  # same settings
+    assert "1 visits already done" in capsys.readouterr().out
+    other_model = tmp_path / "other.pt"  # same id, other weights
+    checkpoint = torch.load(tiny_model, weights_only=True)
+    checkpoint["state_dict"] = {k: v + 1 if v.is_floating_point() else v
+                                for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, other_model)
+    for extra, differs in ((["--model", str(other_model)], "model_sha256: "),
+                           (["--model", str(tiny_model), "--no-tta"], "tta: True -> False"),
+                           (["--model", str(tiny_model), "--set", "quality.blur_min=99"],
+                            "quality.blur_min: "),
+                           (["--model", str(tiny_model), "--method", "pixel"],
+                            "method: 'surface' -> 'pixel'")):
+        assert main([*command, *extra, "--resume"]) == 2, extra
+        error = capsys.readouterr().err
+        assert "was scored with other settings or another model" in error and differs in error
+    assert (out / "scores.csv").read_bytes() == before and not (out / ".autosalt.lock").exists()
+    assert json.loads((out / "run.json").read_text())["scoring"] == run["scoring"]
+
+
+def test_records_scored_otherwise_are_not_reused(synth, predictor, tmp_path, capsys):
+    """A run killed after rescoring some visits with new settings (no --resume) leaves records
+    of both; resuming it with the new settings reuses only the records made with them."""
+    photos = tmp_path / "photos"
+    for patient in ("A", "B"):
+        copy_visit(synth, "P001/week00", photos / patient / "v1")
+    out = tmp_path / "out"
+    infer(photos, out, predictor, Settings(tta=False), progress=False)
+    shutil.rmtree(photos / "B")
+    infer(photos, out, predictor, Settings(), progress=False)  # A rescored; B keeps tta=False
+    copy_visit(synth, "P001/week00", photos / "B" / "v1")
+    capsys.readouterr()
+    infer(photos, out, predictor, Settings(), resume=True, progress=False)
+    assert "resume: 1 visits already done, 1 to score" in capsys.readouterr().out
+    scoring = json.loads((out / "run.json").read_text())["scoring"]
+    assert all(json.loads(path.read_text())["scoring"] == scoring
+               for path in out.glob("visits/*/*.json"))
+
+
+def test_a_second_run_into_the_same_out_is_refused(synth, predictor, tiny_model, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    copy_visit(synth, "P001/week00", photos / "A" / "v1")
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = {"pid": holder.pid, "host": __import__("socket").gethostname(),
+                "command": "autosalt infer", "started": "2026-01-01T00:00:00+00:00"}
+        (out / ".autosalt.lock").write_text(json.dumps(lock))
+        assert main(["infer", str(photos), "--out", str(out), "--model", str(tiny_model),
+                     "--quiet"]) == 2
+        error = capsys.readouterr().err
+        assert f"another run is writing to this folder: 'autosalt infer' (pid {holder.pid}" in error
+        assert "choose another --out" in error and not (out / "scores.csv").exists()
+        assert json.loads((out / ".autosalt.lock").read_text()) == lock  # the holder's, untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    infer(photos, out, predictor, Settings(), progress=False)  # the holder is gone: stale lock
+    assert f"stale lock of 'autosalt infer' (pid {holder.pid}" in capsys.readouterr().err
+    assert (out / "scores.csv").is_file() and not (out / ".autosalt.lock").exists()
 
 
 def test_shards_merge_into_the_full_table(synth, predictor, tiny_model, tmp_path):

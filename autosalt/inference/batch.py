@@ -16,7 +16,9 @@ checks, turn masks into per-view percents and SALT, and write the visit's output
 ``OUT/scores.csv`` and ``OUT/scores.json`` are rebuilt from the rows every few visits and at
 the end, and ``OUT/run.json`` records inputs, model, settings, versions, counts and timing.
 Every file is written atomically, so a killed run leaves complete files only and
-``--resume`` continues with the visits that have no record yet. Only one visit's images are
+``--resume`` continues with the visits that have no record yet, if the run was scored with the
+same model and settings (:mod:`.provenance`). One run at a time writes to an OUT (:mod:`.lock`).
+Only one visit's images are
 in memory at a time (plus the prefetched ones), so memory stays flat with study size.
 """
 
@@ -33,7 +35,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,6 +49,7 @@ from autosalt.fileio import (
     DEFAULT_MAX_PIXELS,
     InputError,
     format_cell,
+    is_within,
     read_photo,
     write_csv_atomic,
     write_jpeg_atomic,
@@ -54,7 +57,9 @@ from autosalt.fileio import (
     write_png_atomic,
 )
 from autosalt.inference.labelme import labelme_document
+from autosalt.inference.lock import output_lock
 from autosalt.inference.overlays import labelled, view_overlay, visit_summary
+from autosalt.inference.provenance import check_resumable, scoring_settings
 from autosalt.inference.quality import check_left_right, check_partial_loss, check_view
 from autosalt.layout import Visit, scan_photo_folder
 from autosalt.postprocess.scoring import PREDICTED_COLUMNS, missing_views_error, score_row
@@ -166,8 +171,9 @@ def visit_uncertainty(confidences: Sequence[float]) -> float | None:
 
 
 def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Settings,
-                    out: Path) -> tuple[dict, Callable[[], dict]]:
-    """Predict, check and score one visit.
+                    out: Path, scoring: dict | None = None) -> tuple[dict, Callable[[], dict]]:
+    """Predict, check and score one visit (``scoring``: what it was scored with, kept in the
+    record so that ``--resume`` reuses only records scored the same way).
 
     Returns its record (row + per-view details) and a function that writes the visit's files
     and then, last, the record, and returns the record: run it on a writer thread so that
@@ -220,7 +226,7 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
         if view in details:
             details[view]["percent"] = values.get(view)
             details[view]["quality"] = quality_codes[view]
-    record = {"row": row, "views": details, "model": predictor.model_id,
+    record = {"row": row, "views": details, "model": predictor.model_id, "scoring": scoring,
               "seconds": round(time.perf_counter() - started, 4)}
 
     def write() -> dict:
@@ -265,9 +271,10 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
     write_jpeg_atomic(outputs.summary, visit_summary(tiles, labels, title, row["status"]), quality=85)
 
 
-def load_record(path: Path, visit: Visit, model_id: str) -> dict | None:
-    """A finished visit's record, if it exists, is readable, matches the visit and the model
-    and is not an error (errors are retried: the file may have been fixed)."""
+def load_record(path: Path, visit: Visit, scoring: dict) -> dict | None:
+    """A finished visit's record, if it exists, is readable, matches the visit, was scored with
+    these settings and model (:mod:`.provenance`) and is not an error (errors are retried: the
+    file may have been fixed)."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         row = record["row"]
@@ -275,7 +282,7 @@ def load_record(path: Path, visit: Visit, model_id: str) -> dict | None:
         return None
     if (row.get("patient"), row.get("visit")) != (safe_text(visit.patient), safe_text(visit.visit)):
         return None
-    if record.get("model") != model_id or row.get("status") == STATUS_ERROR:
+    if record.get("scoring") != scoring or row.get("status") == STATUS_ERROR:
         return None
     return record
 
@@ -370,19 +377,16 @@ def _print_list(title: str, items: list[str]) -> None:
         print(f"  ... and {len(items) - LIST_LIMIT} more")
 
 
-def _is_within(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: bool = False,
           workers: int = 1, shard: tuple[int, int] | None = None, progress: bool = True,
           run_info: dict | None = None) -> list[dict]:
-    """Score every visit of ``photos`` (this shard's share) into ``out``; returns the records."""
-    from tqdm import tqdm
+    """Score every visit of ``photos`` (this shard's share) into ``out``; returns the records.
 
+    Holds ``out``'s lock (:mod:`.lock`) while it writes; with ``resume``, ``out`` must have been
+    scored with the same settings and model (:func:`.provenance.check_resumable`).
+    """
     started = time.perf_counter()
-    if _is_within(out, photos):
+    if is_within(out, photos):
         raise ValueError(f"{out}: output folder is inside the input folder {photos}; the input "
                          "is never written, choose another --out")
     scan = scan_photo_folder(photos)
@@ -396,20 +400,36 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
     if shard is not None:
         visits = [visit for visit in visits if shard_of(visit, shard[1]) == shard[0]]
         print(f"shard {shard[0]}/{shard[1]}: {len(visits)} of {len(scan.visits)} visits")
-    out.mkdir(parents=True, exist_ok=True)
-    for leftover in out.rglob(".*.tmp"):  # temporary files of a killed run's atomic writes
-        leftover.unlink(missing_ok=True)
     run_info = dict(run_info or {})
+    scoring = scoring_settings(asdict(settings), predictor.model_id, run_info)
     run_info.update({
+        "scoring": scoring,
         "inputs": {"photos": safe_text(str(photos.resolve())), "visits_found": len(scan.visits),
                    "visits_in_shard": len(visits), "skipped": [safe_text(s) for s in scan.skipped]},
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "status": "running"})
-    write_json_atomic(out / "run.json", run_info)
+    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, "autosalt infer"):
+        if resume:
+            check_resumable(out, scoring)
+        for leftover in out.rglob(".*.tmp"):  # temporary files of a killed run's atomic writes
+            leftover.unlink(missing_ok=True)
+        write_json_atomic(out / "run.json", run_info)
+        return _score_visits(visits, out, predictor, settings, scoring, resume=resume,
+                             workers=workers, progress=progress, run_info=run_info,
+                             files_skipped=len(scan.skipped), started=started)
+
+
+def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings, scoring: dict, *,
+                  resume: bool, workers: int, progress: bool, run_info: dict, files_skipped: int,
+                  started: float) -> list[dict]:
+    """Score the visits that have no record yet (all of them without ``resume``), write the
+    tables and the finished ``run.json``; returns every visit's record."""
+    from tqdm import tqdm
 
     records: list[dict | None] = [None] * len(visits)
     todo = []
     for index, visit in enumerate(visits):
-        record = load_record(Outputs(out, visit).record, visit, predictor.model_id) if resume else None
+        record = load_record(Outputs(out, visit).record, visit, scoring) if resume else None
         if record is None:
             todo.append(index)
         else:
@@ -448,7 +468,7 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
             decoded = future.result()
             submit_next()
             start = time.perf_counter()
-            _, write = score_one_visit(visits[index], decoded, predictor, settings, out)
+            _, write = score_one_visit(visits[index], decoded, predictor, settings, out, scoring)
             seconds_scoring += time.perf_counter() - start
             del decoded
             writing.append((index, writer.submit(write)))
@@ -470,7 +490,7 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
         "counts": {"visits": len(done), "scored_now": len(todo), "resumed": resumed,
                    **{status: statuses.count(status)
                       for status in (STATUS_OK, STATUS_FLAGGED, STATUS_ERROR)},
-                   "files_skipped": len(scan.skipped)},
+                   "files_skipped": files_skipped},
         "timing": {"seconds_total": round(elapsed, 3),
                    "seconds_per_scored_visit": round(elapsed / len(todo), 4) if todo else None,
                    "seconds_scoring_per_visit": round(seconds_scoring / len(todo), 4) if todo else None,
@@ -502,7 +522,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="report visits with missing views: the views present and the SALT "
                              "range they allow (salt_min, salt_max; no SALT), flagged")
     parser.add_argument("--resume", action="store_true",
-                        help="skip visits already written in OUT (by the same model)")
+                        help="skip visits already written in OUT; OUT must have been scored with "
+                             "the same model and settings")
     parser.add_argument("--workers", type=int, default=1, help="photo-decoding threads (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--shard", metavar="K/N",
