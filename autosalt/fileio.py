@@ -162,9 +162,11 @@ def _read_single_channel(path: Path, what: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- output paths
 
-#: Longest file name (UTF-8 bytes) made from an id: leaves room for an extension and for the
-#: temporary name of an atomic write within the usual 255-byte limit of file systems.
-MAX_NAME_BYTES = 200
+#: Longest file name (UTF-8 bytes) written: an atomic write's temporary name adds 14 bytes, and
+#: file systems allow 255.
+MAX_NAME_BYTES = 240
+#: Longest name :func:`safe_name` makes from an id: leaves room for a suffix and an extension.
+MAX_ID_NAME_BYTES = 200
 #: Path separators, control characters and the characters Windows forbids in names.
 _UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
 #: Device names Windows reserves, with any extension (``CON``, ``nul.txt``).
@@ -194,13 +196,15 @@ def name_problem(name: str) -> str | None:
 
 
 def safe_name(name: str) -> str:
-    """``name`` as one plain file name: unchanged when it is one (:func:`name_problem`), else its
-    usable characters plus ``~`` and a hash of the whole name, so that two ids never share one."""
-    if name_problem(name) is None:
+    """``name`` (an id) as one plain file name of at most ``MAX_ID_NAME_BYTES``: unchanged when it
+    is one (:func:`name_problem`), else its usable characters, cut to length, plus ``~`` and a
+    hash of the whole name, so that two ids never share a file."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if name_problem(name) is None and len(encoded) <= MAX_ID_NAME_BYTES:
         return name
-    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    digest = hashlib.sha256(encoded).hexdigest()[:10]
     cleaned = _UNSAFE_CHARACTERS.sub("_", name).strip(" .")
-    cleaned = cleaned.encode("utf-8", "surrogateescape")[:MAX_NAME_BYTES - len(digest) - 2]
+    cleaned = cleaned.encode("utf-8", "surrogateescape")[:MAX_ID_NAME_BYTES - len(digest) - 2]
     cleaned = cleaned.decode("utf-8", "ignore")
     if cleaned.split(".")[0].upper() in _RESERVED_NAMES:
         cleaned = "_" + cleaned  # NUL.txt~1234 is still the device NUL on Windows

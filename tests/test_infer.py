@@ -405,3 +405,34 @@ def test_peak_memory_is_this_process_not_the_one_that_started_it(tmp_path):
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout)
     assert ballast.sum() > 0 and child < 350
+
+
+def test_hostile_ids_stay_inside_out(synth, predictor, tmp_path):
+    """Ids that are not plain file names are written under a cleaned name plus a hash (tables
+    keep the id as found); a link planted in OUT is not followed out of it."""
+    photos, out, elsewhere = tmp_path / "photos", tmp_path / "out", tmp_path / "elsewhere"
+    long_patient, long_visit = "p" * 250, "v" * 250  # each a valid folder name, together too long
+    for patient, visit in (("CON", "v1"), ("a\\b", "v1"), (long_patient, long_visit), ("LINK", "v1")):
+        copy_visit(synth, "P001/week00", photos / patient / visit)
+    for view in VIEWS:  # flat name whose visit id is '..'
+        shutil.copy(synth / "photos/P001/week00" / f"{view}.jpg", photos / f"Q_.._{view}.jpg")
+    elsewhere.mkdir()
+    (out / "masks").mkdir(parents=True)
+    (out / "masks" / "LINK").symlink_to(elsewhere, target_is_directory=True)
+    records = infer(photos, out, predictor, Settings(), progress=False)
+    rows = {(r["row"]["patient"], r["row"]["visit"]): r["row"] for r in records}
+    assert set(rows) == {("CON", "v1"), ("a\\b", "v1"), (long_patient, long_visit), ("LINK", "v1"),
+                         ("Q", "..")}
+    for key in (("CON", "v1"), ("a\\b", "v1"), (long_patient, long_visit), ("Q", "..")):
+        assert rows[key]["status"] in ("ok", "flagged") and rows[key]["salt"] is not None, key
+    assert rows[("LINK", "v1")]["status"] == "error"
+    assert "a symbolic link leads out of" in rows[("LINK", "v1")]["flags"]
+    assert not list(elsewhere.iterdir())
+    assert sorted(p.name for p in (out / "masks").iterdir() if p.is_file()) == []  # no masks/../top.png
+    for path in out.rglob("*"):
+        assert len(path.name.encode()) <= 240 and "\\" not in path.name, path
+        assert path.name.split(".")[0].upper() != "CON", path
+    assert (out / "masks/Q").is_dir() and len(list((out / "masks/Q").glob("*/top.png"))) == 1
+    assert len(read_rows(out / "scores.csv")) == 5
+    again = infer(photos, out, predictor, Settings(), resume=True, progress=False)
+    assert sum(r["row"]["status"] != "error" for r in again) == 4

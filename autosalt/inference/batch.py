@@ -48,9 +48,12 @@ from autosalt.contract import LOSS_MAP_SCALE, STATUS_ERROR, STATUS_FLAGGED, STAT
 from autosalt.fileio import (
     DEFAULT_MAX_PIXELS,
     InputError,
+    UnsafePathError,
     format_cell,
     is_within,
+    path_inside,
     read_photo,
+    safe_name,
     write_csv_atomic,
     write_jpeg_atomic,
     write_json_atomic,
@@ -73,6 +76,8 @@ BUNDLED_MODEL = Path(__file__).resolve().parents[2] / DEFAULT_MODEL
 #: reasons are in ``flags``).
 SCORE_COLUMNS: tuple[str, ...] = PREDICTED_COLUMNS + ("uncertainty", "version") + tuple(
     f"quality_{view}" for view in VIEWS)
+#: The files written per view under OUT: (folder, extension).
+VIEW_FILES = (("masks", ".png"), ("loss", ".png"), ("overlays", ".jpg"), ("annotations", ".json"))
 #: Overlays are for a human look: their long side is capped (masks stay full size).
 OVERLAY_MAX_SIDE = 1024
 TABLE_REFRESH_VISITS = 25  # rewrite scores.csv/json after this many newly scored visits
@@ -133,22 +138,32 @@ def decode_visit(visit: Visit, max_pixels: int) -> Decoded:
 
 
 class Outputs:
-    """Where one visit's files go under OUT."""
+    """Where one visit's files go under OUT: the ids as folder and file names when they are plain
+    names, else :func:`safe_name`'s cleaned form; a path a symbolic link would take out of OUT
+    raises :class:`UnsafePathError`."""
 
     def __init__(self, out: Path, visit: Visit) -> None:
         self.out = out
         self.patient, self.visit = safe_text(visit.patient), safe_text(visit.visit)
+        self._patient, self._visit = safe_name(self.patient), safe_name(self.visit)
 
     def view_file(self, kind: str, view: str, extension: str) -> Path:
-        return self.out / kind / self.patient / self.visit / f"{view}{extension}"
+        return path_inside(self.out, kind, self._patient, self._visit, f"{view}{extension}")
 
     @property
     def summary(self) -> Path:
-        return self.out / "summaries" / f"{self.patient}_{self.visit}.jpg"
+        return path_inside(self.out, "summaries", f"{safe_name(f'{self.patient}_{self.visit}')}.jpg")
 
     @property
     def record(self) -> Path:
-        return self.out / "visits" / self.patient / f"{self.visit}.json"
+        return path_inside(self.out, "visits", self._patient, f"{self._visit}.json")
+
+    def check(self, views: Sequence[str]) -> None:
+        """Raise :class:`UnsafePathError` now if any of the visit's files could not be written."""
+        for view in views:
+            for kind, extension in VIEW_FILES:
+                self.view_file(kind, view, extension)
+        _ = self.summary, self.record
 
 
 def _downscale(image: np.ndarray, max_side: int, interpolation: int) -> np.ndarray:
@@ -189,8 +204,14 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
     quality_codes: dict[str, list[str]] = {view: [] for view in VIEWS}
     details: dict[str, dict] = {view: {"file": name} for view, name in names.items()}
     values: dict[str, float | None] = {}
-    can_score = not errors and decoded.photos and (settings.allow_partial or not visit.missing_views)
     outputs = Outputs(out, visit)
+    try:
+        outputs.check(list(visit.views))
+        writable = True
+    except UnsafePathError as error:
+        errors.append(str(error))
+        writable = False
+    can_score = not errors and decoded.photos and (settings.allow_partial or not visit.missing_views)
     row_errors = list(errors)
     if not errors and visit.missing_views and not settings.allow_partial:
         row_errors.append(missing_views_error(visit.missing_views))
@@ -232,7 +253,8 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
     def write() -> dict:
         if can_score:
             _write_images(visit, decoded, views, predictions, row, settings, outputs)
-        write_json_atomic(outputs.record, record)  # last: the visit counts as done from here on
+        if writable:  # last: the visit counts as done from here on
+            write_json_atomic(outputs.record, record)
         return record
 
     return record, write
@@ -271,14 +293,14 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
     write_jpeg_atomic(outputs.summary, visit_summary(tiles, labels, title, row["status"]), quality=85)
 
 
-def load_record(path: Path, visit: Visit, scoring: dict) -> dict | None:
+def load_record(outputs: Outputs, visit: Visit, scoring: dict) -> dict | None:
     """A finished visit's record, if it exists, is readable, matches the visit, was scored with
     these settings and model (:mod:`.provenance`) and is not an error (errors are retried: the
     file may have been fixed)."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(outputs.record.read_text(encoding="utf-8"))
         row = record["row"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # UnsafePathError is a ValueError
         return None
     if (row.get("patient"), row.get("visit")) != (safe_text(visit.patient), safe_text(visit.visit)):
         return None
@@ -429,7 +451,7 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
     records: list[dict | None] = [None] * len(visits)
     todo = []
     for index, visit in enumerate(visits):
-        record = load_record(Outputs(out, visit).record, visit, scoring) if resume else None
+        record = load_record(Outputs(out, visit), visit, scoring) if resume else None
         if record is None:
             todo.append(index)
         else:
