@@ -3,18 +3,22 @@
 Every reader raises :class:`InputError` with a message naming the file and what is wrong,
 so a batch can record the problem and go on. Writers go through a temporary file in the
 destination folder and ``os.replace`` it into place, so a killed run never leaves a
-half-written table or image behind.
+half-written table or image behind. Output paths built from ids or names found in the
+input go through :func:`path_inside` (and :func:`safe_name`), which keep them inside the
+output folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
+import re
 import tempfile
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +29,9 @@ from autosalt.contract import LOSS_MAP_SCALE, VALID_MASK_VALUES
 #: Photos larger than this are refused before decoding (a decompression bomb guard that
 #: also keeps memory flat): 80 megapixels is above any clinic camera.
 DEFAULT_MAX_PIXELS = 80_000_000
+#: Every image is opened through :func:`open_image`, which checks its size from the header
+#: against the caller's limit (``--max-pixels``), so Pillow's own fixed limit is off.
+Image.MAX_IMAGE_PIXELS = None
 
 
 _UMASK = os.umask(0)
@@ -33,6 +40,23 @@ os.umask(_UMASK)
 
 class InputError(Exception):
     """A user's file cannot be used; the message names the file and says why."""
+
+
+@contextlib.contextmanager
+def open_image(source: str | os.PathLike | io.BytesIO, max_pixels: int = DEFAULT_MAX_PIXELS,
+               name: object = None) -> Iterator[Image.Image]:
+    """``Image.open`` that refuses an image above ``max_pixels`` from its header, before decoding.
+
+    ``name`` is what the message calls the image (default: ``source``).
+    """
+    with Image.open(source) as image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InputError(
+                f"{source if name is None else name}: image is {width}x{height} = "
+                f"{width * height / 1e6:.0f} MP, above the {max_pixels / 1e6:.0f} MP limit; "
+                "downscale it first (or raise --max-pixels)")
+        yield image
 
 
 def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -51,23 +75,15 @@ def read_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     if size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise InputError(
-                        f"{path}: image is {width}x{height} = {width * height / 1e6:.0f} MP, above "
-                        f"the {max_pixels / 1e6:.0f} MP limit; downscale it first")
-                image.load()  # decodes now, so truncation is caught here
-                image = _to_srgb(ImageOps.exif_transpose(image), image.info.get("icc_profile"))
-                return _to_rgb8(image, path)
+        with open_image(path, max_pixels) as image:
+            image.load()  # decodes now, so truncation is caught here
+            image = _to_srgb(ImageOps.exif_transpose(image), image.info.get("icc_profile"))
+            return _to_rgb8(image, path)
     except InputError:
         raise
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as error:
+    except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{path}: corrupt or truncated image ({error})") from None
 
 
@@ -130,7 +146,7 @@ def _read_single_channel(path: Path, what: str) -> np.ndarray:
     try:
         if path.stat().st_size == 0:
             raise InputError(f"{path}: {what} file is empty (0 bytes)")
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             if image.mode not in ("L", "P"):
                 raise InputError(f"{path}: {what} must be a single-channel 8-bit PNG, "
@@ -142,6 +158,82 @@ def _read_single_channel(path: Path, what: str) -> np.ndarray:
         raise InputError(f"{path}: {what} file not found") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{path}: cannot read {what} ({error})") from None
+
+
+# ----------------------------------------------------------------------------- output paths
+
+#: Longest file name (UTF-8 bytes) written: an atomic write's temporary name adds 14 bytes, and
+#: file systems allow 255.
+MAX_NAME_BYTES = 240
+#: Longest name :func:`safe_name` makes from an id: leaves room for a suffix and an extension.
+MAX_ID_NAME_BYTES = 200
+#: Path separators, control characters and the characters Windows forbids in names.
+_UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]')
+#: Device names Windows reserves, with any extension (``CON``, ``nul.txt``).
+_RESERVED_NAMES = frozenset({"CON", "PRN", "AUX", "NUL"} | {f"{port}{digit}" for port in ("COM", "LPT")
+                                                             for digit in range(10)})
+
+
+class UnsafePathError(InputError, ValueError):
+    """An id or name cannot become a path inside the output folder; the message says why."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be one plain file or folder name on every system, or None."""
+    if name in ("", ".", ".."):
+        return "is empty, '.' or '..'"
+    if _UNSAFE_CHARACTERS.search(name):
+        return 'holds a path separator (/ or \\), a control character or one of <>:"|?*'
+    if name.startswith("."):
+        return "starts with '.' (a hidden name)"
+    if name.endswith((" ", ".")):
+        return "ends with a space or a dot"
+    if name.split(".")[0].upper() in _RESERVED_NAMES:
+        return "is a device name reserved on Windows"
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def safe_name(name: str) -> str:
+    """``name`` (an id) as one plain file name of at most ``MAX_ID_NAME_BYTES``: unchanged when it
+    is one (:func:`name_problem`), else its usable characters, cut to length, plus ``~`` and a
+    hash of the whole name, so that two ids never share a file."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if name_problem(name) is None and len(encoded) <= MAX_ID_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:10]
+    cleaned = _UNSAFE_CHARACTERS.sub("_", name).strip(" .")
+    cleaned = cleaned.encode("utf-8", "surrogateescape")[:MAX_ID_NAME_BYTES - len(digest) - 2]
+    cleaned = cleaned.decode("utf-8", "ignore")
+    if cleaned.split(".")[0].upper() in _RESERVED_NAMES:
+        cleaned = "_" + cleaned  # NUL.txt~1234 is still the device NUL on Windows
+    return f"{cleaned}~{digest}" if cleaned else digest
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or inside it, after following symbolic links."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def path_inside(root: str | os.PathLike, *names: str) -> Path:
+    """``root/names[0]/names[1]/...``, refused (:class:`UnsafePathError`) when a name is not one
+    plain file name (:func:`name_problem`) or a symbolic link leads the path out of ``root``.
+
+    Names made from ids found in the input go through :func:`safe_name` first, or are refused
+    here with a message naming them.
+    """
+    root = Path(root)
+    for name in names:
+        problem = name_problem(name)
+        if problem is not None:
+            raise UnsafePathError(f"{name!r} cannot be a file or folder name in {root}: it {problem}")
+    path = root.joinpath(*names)
+    if not is_within(path, root):
+        raise UnsafePathError(f"{path}: a symbolic link leads out of {root} (to {path.resolve()}); "
+                              "autosalt writes only inside its output folder")
+    return path
 
 
 # ----------------------------------------------------------------------------- writing

@@ -35,30 +35,45 @@ def _check_percent(value: float, what: str = "SALT") -> float:
     return value
 
 
-def salt_from_views(view_values: Mapping[str, float], allow_partial: bool = False) -> float:
-    """SALT from per-view percents: ``0.40*top + 0.18*left + 0.18*right + 0.24*back``.
-
-    Args:
-        view_values: view name -> percent of that area's scalp with hair loss (0..100).
-        allow_partial: when a view is missing, renormalise the weights of the views present
-            (the missing area is assumed to be as affected as the rest). Without it a
-            missing view is an error.
-    Returns:
-        SALT in 0..100.
-    """
-    present = {view: _check_percent(view_values[view], view) for view in VIEWS
-               if view in view_values and view_values[view] is not None}
-    missing = [view for view in VIEWS if view not in present]
+def _view_values(view_values: Mapping[str, float | None]) -> dict[str, float]:
+    """The views given a value (None counts as not given), each checked to be a percent."""
     unknown = sorted(set(view_values) - set(VIEWS))
     if unknown:
         raise ValueError(f"unknown view names {unknown}; expected {list(VIEWS)}")
-    if missing and not allow_partial:
-        raise ValueError(f"missing views {missing}: SALT needs all four (or allow_partial)")
+    return {view: _check_percent(view_values[view], view) for view in VIEWS
+            if view_values.get(view) is not None}
+
+
+def salt_from_views(view_values: Mapping[str, float]) -> float:
+    """SALT from per-view percents: ``0.40*top + 0.18*left + 0.18*right + 0.24*back``.
+
+    Args:
+        view_values: view name -> percent of that area's scalp with hair loss (0..100); all
+            four views are needed (for fewer, :func:`salt_range` gives the SALT they allow).
+    Returns:
+        SALT in 0..100.
+    """
+    present = _view_values(view_values)
+    missing = [view for view in VIEWS if view not in present]
+    if missing:
+        raise ValueError(f"missing views {missing}: SALT needs all four (salt_range gives the "
+                         "range the views present allow)")
+    salt = sum(SALT_AREA_WEIGHTS[view] * value for view, value in present.items())
+    return min(100.0, max(0.0, salt))
+
+
+def salt_range(view_values: Mapping[str, float | None]) -> tuple[float, float]:
+    """The lowest and highest SALT the views given allow: missing views at 0 and at 100.
+
+    Never an estimate of the missing views: a partial visit has no SALT, only this range
+    (contract section 2). With all four views both ends are the SALT.
+    """
+    present = _view_values(view_values)
     if not present:
         raise ValueError("no view values given")
-    weight_sum = sum(SALT_AREA_WEIGHTS[view] for view in present)
-    salt = sum(SALT_AREA_WEIGHTS[view] * value for view, value in present.items()) / weight_sum
-    return min(100.0, max(0.0, salt))
+    known = sum(SALT_AREA_WEIGHTS[view] * value for view, value in present.items())
+    unknown_weight = sum(SALT_AREA_WEIGHTS[view] for view in VIEWS if view not in present)
+    return min(100.0, max(0.0, known)), min(100.0, max(0.0, known + 100.0 * unknown_weight))
 
 
 def whole_percent(salt: float) -> int:

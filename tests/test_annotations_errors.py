@@ -127,3 +127,60 @@ def test_bad_pattern_is_a_usage_error(tmp_path, capsys):
     code = main(["import-annotations", "--format", "labelme", str(tmp_path / "src"), "--out",
                  str(tmp_path / "out"), "--pattern", "(?P<patient>\\w+)"])
     assert code == 2 and "missing: view, visit" in capsys.readouterr().err
+
+
+def coco_for(names: list[str]) -> dict:
+    """A COCO document with one 20x30 scalp square per image name."""
+    import numpy as np
+
+    from autosalt.annotations.coco import mask_to_coco
+
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[2:9, 2:9] = 2
+    return mask_to_coco([(name, mask) for name in names])
+
+
+def files_outside(root, out) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.is_file() and out not in p.parents)
+
+
+def test_hostile_ids_never_leave_dataset_nor_overwrite(tmp_path):
+    """Ids from names such as .._.._top.jpg, a/b/P1 (--pattern), an absolute path or a Windows
+    device name are refused with a message; nothing is written outside --out, nothing replaced."""
+    images, out = tmp_path / "images", tmp_path / "work" / "out"
+    absolute = write_photo(tmp_path / "abs" / "P9_w1_top.jpg")
+    names = [".._.._top.jpg", "x_.._top.jpg", "CON_w1_top.jpg", "P1_w1_top.jpg", str(absolute)]
+    for name in names[:4]:
+        write_photo(images / name)
+    write_json_atomic(tmp_path / "coco.json", coco_for(names))
+    before = files_outside(tmp_path, out)
+    result = import_annotations(tmp_path / "coco.json", out, "coco", images_root=images)
+    assert result.imported == [("P1", "w1", "top"), ("P9", "w1", "top")]
+    assert any("'..'" in e and "cannot be a file or folder name" in e and "rename the photo" in e
+               for e in result.errors), result.errors
+    assert any("'CON'" in e and "reserved on Windows" in e for e in result.errors)
+    assert len(result.errors) == 3 and all("coco.json" in e for e in result.errors)
+    assert files_outside(tmp_path, out) == before
+    # --pattern ids holding folders or an absolute path are refused the same way.
+    pattern = r"(?P<patient>.*)_(?P<visit>w\d)_(?P<view>top)"
+    write_photo(images / "a" / "b" / "P2_w1_top.jpg")
+    write_json_atomic(tmp_path / "deep.json", coco_for(["a/b/P2_w1_top.jpg", str(absolute)]))
+    before = files_outside(tmp_path, out)
+    result = import_annotations(tmp_path / "deep.json", out, "coco", images_root=images,
+                                pattern=pattern)
+    assert not result.imported and len(result.errors) == 2
+    assert all("holds a path separator" in e for e in result.errors), result.errors
+    assert files_outside(tmp_path, out) == before
+
+
+def test_a_link_inside_dataset_is_not_followed_out(tmp_path):
+    images, out, elsewhere = tmp_path / "images", tmp_path / "out", tmp_path / "elsewhere"
+    write_photo(images / "P1_w1_top.jpg")
+    write_json_atomic(tmp_path / "coco.json", coco_for(["P1_w1_top.jpg"]))
+    elsewhere.mkdir()
+    (out / "masks").mkdir(parents=True)
+    (out / "masks" / "P1").symlink_to(elsewhere, target_is_directory=True)
+    result = import_annotations(tmp_path / "coco.json", out, "coco", images_root=images)
+    assert not result.imported and "a symbolic link leads out of" in result.errors[0]
+    assert not list(elsewhere.iterdir()) and not (out / "photos").exists()

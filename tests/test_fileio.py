@@ -73,6 +73,41 @@ def test_huge_image_refused_before_decoding(tmp_path):
         read_photo(path, max_pixels=5000)
 
 
+def header_only_png(path, width, height, mode=0):
+    """A PNG that declares width x height (8-bit; gray when ``mode`` is 0, RGB when 2) and holds
+    almost no pixel data: Pillow reads the size from the header without allocating the image."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, mode, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("width, height", [(10_000, 9_000), (20_000, 20_000)])
+def test_photos_above_pillows_own_limit_get_the_documented_message(tmp_path, width, height):
+    """90 MP is above Pillow's warning limit (89 MP), 400 MP above its error limit (179 MP): the
+    message is still autosalt's, naming the file, the size and the limit."""
+    path = header_only_png(tmp_path / "huge.png", width, height, mode=2)
+    with pytest.raises(InputError, match=r"huge.png: image is \d+x\d+ = \d+ MP, above the 80 MP "
+                                         r"limit; downscale it first \(or raise --max-pixels\)"):
+        read_photo(path)
+
+
+def test_max_pixels_raises_the_limit_above_pillows_own(tmp_path):
+    """With --max-pixels above the photo, a 90 MP photo is decoded (this one then fails as the
+    truncated file it is), not refused as a decompression bomb."""
+    path = header_only_png(tmp_path / "big.png", 10_000, 9_000)
+    with pytest.raises(InputError) as refused:
+        read_photo(path, max_pixels=100_000_000)
+    assert "corrupt or truncated" in str(refused.value)
+    assert "limit" not in str(refused.value) and "bomb" not in str(refused.value)
+
+
 def test_mask_class_ids_checked(tmp_path):
     mask = np.zeros((10, 10), np.uint8)
     mask[0, 0] = 7

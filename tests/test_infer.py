@@ -259,9 +259,19 @@ def test_partial_visits_only_when_allowed(synth, predictor, tmp_path):
     (photos / "A/v1/right.jpg").unlink()
     (row,) = (r["row"] for r in infer(photos, tmp_path / "a", predictor, Settings(), progress=False))
     assert row["status"] == "error"
+    assert "missing views: right (use --allow-partial" in row["flags"]
     (row,) = (r["row"] for r in infer(photos, tmp_path / "b", predictor,
                                       Settings(allow_partial=True), progress=False))
-    assert row["status"] == "flagged" and "partial visit" in row["flags"] and row["salt"] is not None
+    assert row["status"] == "flagged" and "partial visit, missing views: right" in row["flags"]
+    # The views present are reported, SALT and its bands are not: only the range they allow.
+    assert row["right"] is None and None not in (row["top"], row["left"], row["back"])
+    assert row["salt"] is None and row["severity_s"] is None and row["aa_iga"] is None
+    present = 0.40 * row["top"] + 0.18 * row["left"] + 0.24 * row["back"]
+    assert row["salt_min"] == pytest.approx(present) and row["salt_max"] == pytest.approx(present + 18)
+    table = read_rows(tmp_path / "b/scores.csv")[("A", "v1")]
+    assert table["salt"] == table["severity_s"] == table["aa_iga"] == "" and table["status"] == "flagged"
+    assert float(table["salt_min"]) == pytest.approx(present, abs=0.006)
+    assert (tmp_path / "b/summaries/A_v1.jpg").is_file()
 
 
 def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tmp_path, capsys):
@@ -279,11 +289,89 @@ def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tm
     assert 2 <= done < 6, "the run must be killed mid-way"
     if (out / "scores.csv").exists():  # a table left by a killed run is complete, never cut
         assert len(read_rows(out / "scores.csv")) <= done
+    assert (out / ".autosalt.lock").is_file()  # the killed run's lock is left behind
     capsys.readouterr()
-    infer(synth / "photos", out, predictor, Settings(), resume=True, progress=False)
-    assert f"resume: {done} visits already done, {6 - done} to score" in capsys.readouterr().out
+    assert main(["infer", str(synth / "photos"), "--model", str(tiny_model), "--quiet",
+                 "--out", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert f"resume: {done} visits already done, {6 - done} to score" in captured.out
+    assert "removed a stale lock of 'autosalt infer' (pid" in captured.err
     assert (out / "scores.csv").read_bytes() == (tmp_path / "full/scores.csv").read_bytes()
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.tmp")) and not (out / ".autosalt.lock").exists()
+
+
+def test_resume_with_other_settings_or_model_is_refused(synth, tiny_model, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    copy_visit(synth, "P001/week00", photos / "A" / "v1")
+    out = tmp_path / "out"
+    command = ["infer", str(photos), "--out", str(out), "--quiet", "--no-refine"]
+    assert main([*command, "--model", str(tiny_model)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["scoring"]["model_sha256"] == hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    assert run["scoring"]["refine"] is False and run["scoring"]["quality"]["blur_min"] > 0
+    before = (out / "scores.csv").read_bytes()
+    capsys.readouterr()
+    assert main([*command, "--model", str(tiny_model), "--resume", "--tta"]) == 0  # same settings
+    assert "1 visits already done" in capsys.readouterr().out
+    other_model = tmp_path / "other.pt"  # same id, other weights
+    checkpoint = torch.load(tiny_model, weights_only=True)
+    checkpoint["state_dict"] = {k: v + 1 if v.is_floating_point() else v
+                                for k, v in checkpoint["state_dict"].items()}
+    torch.save(checkpoint, other_model)
+    for extra, differs in ((["--model", str(other_model)], "model_sha256: "),
+                           (["--model", str(tiny_model), "--no-tta"], "tta: True -> False"),
+                           (["--model", str(tiny_model), "--set", "quality.blur_min=99"],
+                            "quality.blur_min: "),
+                           (["--model", str(tiny_model), "--method", "pixel"],
+                            "method: 'surface' -> 'pixel'")):
+        assert main([*command, *extra, "--resume"]) == 2, extra
+        error = capsys.readouterr().err
+        assert "was scored with other settings or another model" in error and differs in error
+    assert (out / "scores.csv").read_bytes() == before and not (out / ".autosalt.lock").exists()
+    assert json.loads((out / "run.json").read_text())["scoring"] == run["scoring"]
+
+
+def test_records_scored_otherwise_are_not_reused(synth, predictor, tmp_path, capsys):
+    """A run killed after rescoring some visits with new settings (no --resume) leaves records
+    of both; resuming it with the new settings reuses only the records made with them."""
+    photos = tmp_path / "photos"
+    for patient in ("A", "B"):
+        copy_visit(synth, "P001/week00", photos / patient / "v1")
+    out = tmp_path / "out"
+    infer(photos, out, predictor, Settings(tta=False), progress=False)
+    shutil.rmtree(photos / "B")
+    infer(photos, out, predictor, Settings(), progress=False)  # A rescored; B keeps tta=False
+    copy_visit(synth, "P001/week00", photos / "B" / "v1")
+    capsys.readouterr()
+    infer(photos, out, predictor, Settings(), resume=True, progress=False)
+    assert "resume: 1 visits already done, 1 to score" in capsys.readouterr().out
+    scoring = json.loads((out / "run.json").read_text())["scoring"]
+    assert all(json.loads(path.read_text())["scoring"] == scoring
+               for path in out.glob("visits/*/*.json"))
+
+
+def test_a_second_run_into_the_same_out_is_refused(synth, predictor, tiny_model, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    copy_visit(synth, "P001/week00", photos / "A" / "v1")
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = {"pid": holder.pid, "host": __import__("socket").gethostname(),
+                "command": "autosalt infer", "started": "2026-01-01T00:00:00+00:00"}
+        (out / ".autosalt.lock").write_text(json.dumps(lock))
+        assert main(["infer", str(photos), "--out", str(out), "--model", str(tiny_model),
+                     "--quiet"]) == 2
+        error = capsys.readouterr().err
+        assert f"another run is writing to this folder: 'autosalt infer' (pid {holder.pid}" in error
+        assert "choose another --out" in error and not (out / "scores.csv").exists()
+        assert json.loads((out / ".autosalt.lock").read_text()) == lock  # the holder's, untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    infer(photos, out, predictor, Settings(), progress=False)  # the holder is gone: stale lock
+    assert f"stale lock of 'autosalt infer' (pid {holder.pid}" in capsys.readouterr().err
+    assert (out / "scores.csv").is_file() and not (out / ".autosalt.lock").exists()
 
 
 def test_shards_merge_into_the_full_table(synth, predictor, tiny_model, tmp_path):
@@ -317,3 +405,34 @@ def test_peak_memory_is_this_process_not_the_one_that_started_it(tmp_path):
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout)
     assert ballast.sum() > 0 and child < 350
+
+
+def test_hostile_ids_stay_inside_out(synth, predictor, tmp_path):
+    """Ids that are not plain file names are written under a cleaned name plus a hash (tables
+    keep the id as found); a link planted in OUT is not followed out of it."""
+    photos, out, elsewhere = tmp_path / "photos", tmp_path / "out", tmp_path / "elsewhere"
+    long_patient, long_visit = "p" * 250, "v" * 250  # each a valid folder name, together too long
+    for patient, visit in (("CON", "v1"), ("a\\b", "v1"), (long_patient, long_visit), ("LINK", "v1")):
+        copy_visit(synth, "P001/week00", photos / patient / visit)
+    for view in VIEWS:  # flat name whose visit id is '..'
+        shutil.copy(synth / "photos/P001/week00" / f"{view}.jpg", photos / f"Q_.._{view}.jpg")
+    elsewhere.mkdir()
+    (out / "masks").mkdir(parents=True)
+    (out / "masks" / "LINK").symlink_to(elsewhere, target_is_directory=True)
+    records = infer(photos, out, predictor, Settings(), progress=False)
+    rows = {(r["row"]["patient"], r["row"]["visit"]): r["row"] for r in records}
+    assert set(rows) == {("CON", "v1"), ("a\\b", "v1"), (long_patient, long_visit), ("LINK", "v1"),
+                         ("Q", "..")}
+    for key in (("CON", "v1"), ("a\\b", "v1"), (long_patient, long_visit), ("Q", "..")):
+        assert rows[key]["status"] in ("ok", "flagged") and rows[key]["salt"] is not None, key
+    assert rows[("LINK", "v1")]["status"] == "error"
+    assert "a symbolic link leads out of" in rows[("LINK", "v1")]["flags"]
+    assert not list(elsewhere.iterdir())
+    assert sorted(p.name for p in (out / "masks").iterdir() if p.is_file()) == []  # no masks/../top.png
+    for path in out.rglob("*"):
+        assert len(path.name.encode()) <= 240 and "\\" not in path.name, path
+        assert path.name.split(".")[0].upper() != "CON", path
+    assert (out / "masks/Q").is_dir() and len(list((out / "masks/Q").glob("*/top.png"))) == 1
+    assert len(read_rows(out / "scores.csv")) == 5
+    again = infer(photos, out, predictor, Settings(), resume=True, progress=False)
+    assert sum(r["row"]["status"] != "error" for r in again) == 4

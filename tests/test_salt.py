@@ -10,6 +10,7 @@ from autosalt.salt import (
     endpoints,
     improvement_percent,
     salt_from_views,
+    salt_range,
     severity_s,
     whole_percent,
 )
@@ -24,12 +25,18 @@ def test_weights_by_hand():
     assert salt_from_views(dict.fromkeys(("top", "left", "right", "back"), 100.0)) == 100.0
 
 
-def test_missing_view_needs_allow_partial():
+def test_missing_view_gives_a_range_never_a_salt():
     with pytest.raises(ValueError, match="missing views"):
         salt_from_views({"top": 10, "left": 10, "right": 10})
-    # Renormalised: (0.4*10 + 0.18*40 + 0.18*40) / 0.76 = 18.4 / 0.76
-    assert salt_from_views({"top": 10, "left": 40, "right": 40}, allow_partial=True) == \
-        pytest.approx(18.4 / 0.76)
+    # 0.4*10 + 0.18*40 + 0.18*40 = 18.4 with back at 0; + 0.24*100 = 42.4 with back at 100.
+    assert salt_range({"top": 10, "left": 40, "right": 40}) == pytest.approx((18.4, 42.4))
+    assert salt_range({"top": 10, "left": 40, "right": 40, "back": None}) == pytest.approx((18.4, 42.4))
+    # One left profile of 60: 0.18*60 = 10.8 .. 10.8 + 0.82*100 = 92.8.
+    assert salt_range({"left": 60}) == pytest.approx((10.8, 92.8))
+    full = {"top": 50, "left": 10, "right": 20, "back": 100}
+    assert salt_range(full) == pytest.approx((49.4, 49.4))
+    with pytest.raises(ValueError, match="no view"):
+        salt_range({})
 
 
 @pytest.mark.parametrize("bad", [-0.1, 100.01, math.nan, math.inf])

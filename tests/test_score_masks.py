@@ -13,6 +13,7 @@ from PIL import Image
 
 from autosalt.cli import main
 from autosalt.contract import VIEWS
+from autosalt.evaluation.tables import load_scores
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -108,13 +109,24 @@ def test_bad_input_makes_an_error_row_and_the_batch_goes_on(sample, tmp_path, ca
     assert tree_digest(sample) == before  # inputs never touched
 
 
-def test_missing_view_scored_only_when_partial_allowed(sample, tmp_path):
+def test_partial_visit_reports_its_views_and_the_salt_range_never_a_salt(sample, tmp_path):
     (sample / "masks" / "P004" / "week00" / "back.png").unlink()
     out = tmp_path / "scores.csv"
+    assert main(["score-masks", str(sample), "--out", str(out), "--quiet"]) == 1
+    assert "missing views: back" in read_table(out)[("P004", "week00")]["flags"]
     assert main(["score-masks", str(sample), "--out", str(out), "--allow-partial", "--quiet"]) == 0
-    row = read_table(out)[("P004", "week00")]
-    assert row["status"] == "flagged" and row["back"] == "" and float(row["salt"]) > 0
-    assert "back" in row["flags"]
+    rows = read_table(out)
+    row = rows[("P004", "week00")]
+    assert row["status"] == "flagged" and row["back"] == "" and "missing views: back" in row["flags"]
+    assert row["salt"] == row["severity_s"] == row["aa_iga"] == ""  # never extrapolated
+    present = 0.40 * float(row["top"]) + 0.18 * (float(row["left"]) + float(row["right"]))
+    assert float(row["salt_min"]) == pytest.approx(present, abs=0.01)
+    assert float(row["salt_max"]) == pytest.approx(present + 24, abs=0.01)  # back's weight x 100
+    whole = rows[("P002", "week00")]
+    assert whole["salt"] != "" and whole["salt_min"] == whole["salt_max"] == ""
+    table = load_scores(out, predicted=True)  # the table reads back; the partial visit is skipped
+    assert ("P004", "week00") not in {r.key for r in table.rows}
+    assert any(key == ("P004", "week00") and "partial visit" in reason for key, reason in table.excluded)
 
 
 def test_missing_folder_is_a_message_not_a_traceback(tmp_path, capsys):

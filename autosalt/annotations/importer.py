@@ -36,7 +36,14 @@ from autosalt.annotations.labelme import read_labelme
 from autosalt.annotations.labels import CLASS_DISPLAY, load_label_table
 from autosalt.annotations.shapes import AnnotationError, ImageAnnotation, paint_mask
 from autosalt.contract import CLASS_BACKGROUND, CLASS_IGNORE, IMAGE_EXTENSIONS, VIEWS, canonical_view
-from autosalt.fileio import InputError, read_photo, write_bytes_atomic, write_png_atomic
+from autosalt.fileio import (
+    InputError,
+    UnsafePathError,
+    path_inside,
+    read_photo,
+    write_bytes_atomic,
+    write_png_atomic,
+)
 from autosalt.layout import parse_flat_name
 
 FORMATS = ("labelme", "cvat", "coco")
@@ -180,11 +187,16 @@ def _import_one(record: ImageAnnotation, out: Path, labels: dict[str, int], unkn
             f"{shape[1]}x{shape[0]} (EXIF orientation applied): was it made on a rotated or resized copy?"))
     mask = paint_mask(record, shape, labels, unknown, unlabeled)
     patient, visit, view = key
-    photo_target = out / "photos" / patient / visit / f"{view}{record.photo.suffix.lower()}"
-    mask_target = out / "masks" / patient / visit / f"{view}.png"
-    existing = [path for path in (out / "photos" / patient / visit).glob(f"{view}.*")
+    try:  # the ids become folder names: refuse .., a/b, absolute paths, links out of DATASET
+        photo_target = path_inside(out, "photos", patient, visit, f"{view}{record.photo.suffix.lower()}")
+        mask_target = path_inside(out, "masks", patient, visit, f"{view}.png")
+        loss_target = path_inside(out, "loss", patient, visit, f"{view}.png")
+    except UnsafePathError as error:
+        raise AnnotationError(record.message(f"patient {patient!r}, visit {visit!r}: {error}; "
+                                             "rename the photo or use --pattern")) from None
+    existing = [path for path in photo_target.parent.glob(f"{view}.*")
                 if path.suffix.lower() in IMAGE_EXTENSIONS] + \
-        [path for path in (mask_target, out / "loss" / patient / visit / f"{view}.png") if path.is_file()]
+        [path for path in (mask_target, loss_target) if path.is_file()]
     if existing and not overwrite:
         raise AnnotationError(record.message(f"{'/'.join(key)} is already in {out} "
                               f"({existing[0]}); use --overwrite to replace it"))

@@ -21,12 +21,12 @@ from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from autosalt.annotations.labels import EXPORT_LABELS, PAINT_ORDER
 from autosalt.annotations.polygons import mask_to_regions
 from autosalt.annotations.shapes import AnnotationError, ImageAnnotation, Shape
 from autosalt.contract import CLASS_HAIR, CLASS_LOSS
+from autosalt.fileio import open_image
 
 #: LabelMe version written into exported files (the JSON layout of LabelMe 5).
 LABELME_VERSION = "5.5.0"
@@ -170,7 +170,8 @@ def _mask_shape(item: dict, points: np.ndarray, size: tuple[int, int] | None, pa
     if size is None:
         raise AnnotationError(f"{path}: {what}: mask shapes need imageHeight and imageWidth")
     try:
-        with Image.open(io.BytesIO(base64.b64decode(item.get("mask") or "", validate=True))) as image:
+        data = io.BytesIO(base64.b64decode(item.get("mask") or "", validate=True))
+        with open_image(data, name=f"{path}: {what}: 'mask'") as image:
             patch = np.asarray(image.convert("L")) > 0
     except (ValueError, OSError):
         raise AnnotationError(f"{path}: {what}: 'mask' is not a base64 PNG") from None

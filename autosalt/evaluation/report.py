@@ -28,7 +28,14 @@ from autosalt.evaluation.longitudinal import (
     format_week,
 )
 from autosalt.evaluation.tables import load_scores, load_visits
-from autosalt.fileio import InputError, read_photo, write_csv_atomic, write_json_atomic
+from autosalt.fileio import (
+    InputError,
+    path_inside,
+    read_photo,
+    safe_name,
+    write_csv_atomic,
+    write_json_atomic,
+)
 from autosalt.salt import DEFAULT_RELAPSE_MARGIN
 
 VIEW_COLORS = {"top": "tab:orange", "left": "tab:green", "right": "tab:purple", "back": "tab:brown"}
@@ -84,6 +91,7 @@ def find_overlays(folder: Path, patient: str, visit: str) -> dict[str, Path]:
     file counts for a view when its name contains the view name (``top_overlay.png``).
     """
     found: dict[str, Path] = {}
+    patient, visit = safe_name(patient), safe_name(visit)  # as 'autosalt infer' names folders
     for candidate in (folder / "overlays" / patient / visit, folder / patient / visit):
         if not candidate.is_dir():
             continue
@@ -161,14 +169,15 @@ def write_report(courses: Courses, out: Path, margin: float, overlays: Path | No
     for course, summary in zip(courses.patients, summaries, strict=True):
         report.heading(f"Patient {course.patient}", 3)
         report.paragraph(_course_text(course, summary))
-        png = save_figure(patient_figure(course), out / "patients" / f"{course.patient}.png")
+        name = safe_name(course.patient)  # ids such as ../x or a/b stay inside out/patients
+        png = save_figure(patient_figure(course), path_inside(out, "patients", f"{name}.png"))
         report.image(png, f"Patient {course.patient}: SALT (blue) and per-view values over weeks"
                      + ("; dose on the right axis." if any(v.dose_mg is not None for v in course.visits)
                         else "."), width=620)
         if overlays is not None:
             strip = overlay_strip(course, overlays)
             if strip is not None:
-                report.image(save_figure(strip, out / "patients" / f"{course.patient}_overlays.png", dpi=80),
+                report.image(save_figure(strip, path_inside(out, "patients", f"{name}_overlays.png"), dpi=80),
                              f"Patient {course.patient}: overlays of each visit.")
     problems = ([f"{p}/{v}: scored but not in the visits table" for p, v in courses.scores_without_visit]
                 + [f"{p}/{v}: in the visits table but not scored" for p, v in courses.visits_without_score]

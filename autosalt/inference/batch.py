@@ -16,7 +16,9 @@ checks, turn masks into per-view percents and SALT, and write the visit's output
 ``OUT/scores.csv`` and ``OUT/scores.json`` are rebuilt from the rows every few visits and at
 the end, and ``OUT/run.json`` records inputs, model, settings, versions, counts and timing.
 Every file is written atomically, so a killed run leaves complete files only and
-``--resume`` continues with the visits that have no record yet. Only one visit's images are
+``--resume`` continues with the visits that have no record yet, if the run was scored with the
+same model and settings (:mod:`.provenance`). One run at a time writes to an OUT (:mod:`.lock`).
+Only one visit's images are
 in memory at a time (plus the prefetched ones), so memory stays flat with study size.
 """
 
@@ -33,7 +35,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,18 +48,24 @@ from autosalt.contract import LOSS_MAP_SCALE, STATUS_ERROR, STATUS_FLAGGED, STAT
 from autosalt.fileio import (
     DEFAULT_MAX_PIXELS,
     InputError,
+    UnsafePathError,
     format_cell,
+    is_within,
+    path_inside,
     read_photo,
+    safe_name,
     write_csv_atomic,
     write_jpeg_atomic,
     write_json_atomic,
     write_png_atomic,
 )
 from autosalt.inference.labelme import labelme_document
+from autosalt.inference.lock import output_lock
 from autosalt.inference.overlays import labelled, view_overlay, visit_summary
+from autosalt.inference.provenance import check_resumable, scoring_settings
 from autosalt.inference.quality import check_left_right, check_partial_loss, check_view
 from autosalt.layout import Visit, scan_photo_folder
-from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
+from autosalt.postprocess.scoring import PREDICTED_COLUMNS, missing_views_error, score_row
 from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
 
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
@@ -68,6 +76,8 @@ BUNDLED_MODEL = Path(__file__).resolve().parents[2] / DEFAULT_MODEL
 #: reasons are in ``flags``).
 SCORE_COLUMNS: tuple[str, ...] = PREDICTED_COLUMNS + ("uncertainty", "version") + tuple(
     f"quality_{view}" for view in VIEWS)
+#: The files written per view under OUT: (folder, extension).
+VIEW_FILES = (("masks", ".png"), ("loss", ".png"), ("overlays", ".jpg"), ("annotations", ".json"))
 #: Overlays are for a human look: their long side is capped (masks stay full size).
 OVERLAY_MAX_SIDE = 1024
 TABLE_REFRESH_VISITS = 25  # rewrite scores.csv/json after this many newly scored visits
@@ -128,22 +138,32 @@ def decode_visit(visit: Visit, max_pixels: int) -> Decoded:
 
 
 class Outputs:
-    """Where one visit's files go under OUT."""
+    """Where one visit's files go under OUT: the ids as folder and file names when they are plain
+    names, else :func:`safe_name`'s cleaned form; a path a symbolic link would take out of OUT
+    raises :class:`UnsafePathError`."""
 
     def __init__(self, out: Path, visit: Visit) -> None:
         self.out = out
         self.patient, self.visit = safe_text(visit.patient), safe_text(visit.visit)
+        self._patient, self._visit = safe_name(self.patient), safe_name(self.visit)
 
     def view_file(self, kind: str, view: str, extension: str) -> Path:
-        return self.out / kind / self.patient / self.visit / f"{view}{extension}"
+        return path_inside(self.out, kind, self._patient, self._visit, f"{view}{extension}")
 
     @property
     def summary(self) -> Path:
-        return self.out / "summaries" / f"{self.patient}_{self.visit}.jpg"
+        return path_inside(self.out, "summaries", f"{safe_name(f'{self.patient}_{self.visit}')}.jpg")
 
     @property
     def record(self) -> Path:
-        return self.out / "visits" / self.patient / f"{self.visit}.json"
+        return path_inside(self.out, "visits", self._patient, f"{self._visit}.json")
+
+    def check(self, views: Sequence[str]) -> None:
+        """Raise :class:`UnsafePathError` now if any of the visit's files could not be written."""
+        for view in views:
+            for kind, extension in VIEW_FILES:
+                self.view_file(kind, view, extension)
+        _ = self.summary, self.record
 
 
 def _downscale(image: np.ndarray, max_side: int, interpolation: int) -> np.ndarray:
@@ -166,8 +186,9 @@ def visit_uncertainty(confidences: Sequence[float]) -> float | None:
 
 
 def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Settings,
-                    out: Path) -> tuple[dict, Callable[[], dict]]:
-    """Predict, check and score one visit.
+                    out: Path, scoring: dict | None = None) -> tuple[dict, Callable[[], dict]]:
+    """Predict, check and score one visit (``scoring``: what it was scored with, kept in the
+    record so that ``--resume`` reuses only records scored the same way).
 
     Returns its record (row + per-view details) and a function that writes the visit's files
     and then, last, the record, and returns the record: run it on a writer thread so that
@@ -183,12 +204,17 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
     quality_codes: dict[str, list[str]] = {view: [] for view in VIEWS}
     details: dict[str, dict] = {view: {"file": name} for view, name in names.items()}
     values: dict[str, float | None] = {}
-    can_score = not errors and decoded.photos and (settings.allow_partial or not visit.missing_views)
     outputs = Outputs(out, visit)
+    try:
+        outputs.check(list(visit.views))
+        writable = True
+    except UnsafePathError as error:
+        errors.append(str(error))
+        writable = False
+    can_score = not errors and decoded.photos and (settings.allow_partial or not visit.missing_views)
     row_errors = list(errors)
     if not errors and visit.missing_views and not settings.allow_partial:
-        row_errors.append(f"missing views: {', '.join(visit.missing_views)} (use --allow-partial "
-                          "to score from the views present)")
+        row_errors.append(missing_views_error(visit.missing_views))
     if can_score:
         views = [view for view in VIEWS if view in decoded.photos]
         predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta,
@@ -221,13 +247,14 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
         if view in details:
             details[view]["percent"] = values.get(view)
             details[view]["quality"] = quality_codes[view]
-    record = {"row": row, "views": details, "model": predictor.model_id,
+    record = {"row": row, "views": details, "model": predictor.model_id, "scoring": scoring,
               "seconds": round(time.perf_counter() - started, 4)}
 
     def write() -> dict:
         if can_score:
             _write_images(visit, decoded, views, predictions, row, settings, outputs)
-        write_json_atomic(outputs.record, record)  # last: the visit counts as done from here on
+        if writable:  # last: the visit counts as done from here on
+            write_json_atomic(outputs.record, record)
         return record
 
     return record, write
@@ -258,22 +285,26 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
         title = (f"{row['patient']} / {row['visit']}   SALT {row['salt']:.1f}   "
                  f"{row['severity_s']}   AA-IGA {row['aa_iga']}   {row['status']}   "
                  f"uncertainty {row['uncertainty']:.1f}")
+    elif row["salt_min"] is not None:
+        title = (f"{row['patient']} / {row['visit']}   partial visit: SALT between "
+                 f"{row['salt_min']:.1f} and {row['salt_max']:.1f}   {row['status']}")
     else:
         title = f"{row['patient']} / {row['visit']}   SALT not scored   {row['status']}"
     write_jpeg_atomic(outputs.summary, visit_summary(tiles, labels, title, row["status"]), quality=85)
 
 
-def load_record(path: Path, visit: Visit, model_id: str) -> dict | None:
-    """A finished visit's record, if it exists, is readable, matches the visit and the model
-    and is not an error (errors are retried: the file may have been fixed)."""
+def load_record(outputs: Outputs, visit: Visit, scoring: dict) -> dict | None:
+    """A finished visit's record, if it exists, is readable, matches the visit, was scored with
+    these settings and model (:mod:`.provenance`) and is not an error (errors are retried: the
+    file may have been fixed)."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(outputs.record.read_text(encoding="utf-8"))
         row = record["row"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # UnsafePathError is a ValueError
         return None
     if (row.get("patient"), row.get("visit")) != (safe_text(visit.patient), safe_text(visit.visit)):
         return None
-    if record.get("model") != model_id or row.get("status") == STATUS_ERROR:
+    if record.get("scoring") != scoring or row.get("status") == STATUS_ERROR:
         return None
     return record
 
@@ -284,7 +315,7 @@ def write_tables(out: Path, records: list[dict], model_id: str, method: str) -> 
     json_rows = []
     for record in records:
         row = {column: record["row"].get(column) for column in SCORE_COLUMNS}
-        for column in ("salt", *VIEWS):
+        for column in ("salt", *VIEWS, "salt_min", "salt_max"):
             if row[column] is not None:
                 row[column] = round(float(row[column]), 2)
         json_rows.append({**row, "views": record.get("views", {})})
@@ -368,19 +399,16 @@ def _print_list(title: str, items: list[str]) -> None:
         print(f"  ... and {len(items) - LIST_LIMIT} more")
 
 
-def _is_within(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: bool = False,
           workers: int = 1, shard: tuple[int, int] | None = None, progress: bool = True,
           run_info: dict | None = None) -> list[dict]:
-    """Score every visit of ``photos`` (this shard's share) into ``out``; returns the records."""
-    from tqdm import tqdm
+    """Score every visit of ``photos`` (this shard's share) into ``out``; returns the records.
 
+    Holds ``out``'s lock (:mod:`.lock`) while it writes; with ``resume``, ``out`` must have been
+    scored with the same settings and model (:func:`.provenance.check_resumable`).
+    """
     started = time.perf_counter()
-    if _is_within(out, photos):
+    if is_within(out, photos):
         raise ValueError(f"{out}: output folder is inside the input folder {photos}; the input "
                          "is never written, choose another --out")
     scan = scan_photo_folder(photos)
@@ -394,20 +422,36 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
     if shard is not None:
         visits = [visit for visit in visits if shard_of(visit, shard[1]) == shard[0]]
         print(f"shard {shard[0]}/{shard[1]}: {len(visits)} of {len(scan.visits)} visits")
-    out.mkdir(parents=True, exist_ok=True)
-    for leftover in out.rglob(".*.tmp"):  # temporary files of a killed run's atomic writes
-        leftover.unlink(missing_ok=True)
     run_info = dict(run_info or {})
+    scoring = scoring_settings(asdict(settings), predictor.model_id, run_info)
     run_info.update({
+        "scoring": scoring,
         "inputs": {"photos": safe_text(str(photos.resolve())), "visits_found": len(scan.visits),
                    "visits_in_shard": len(visits), "skipped": [safe_text(s) for s in scan.skipped]},
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "status": "running"})
-    write_json_atomic(out / "run.json", run_info)
+    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, "autosalt infer"):
+        if resume:
+            check_resumable(out, scoring)
+        for leftover in out.rglob(".*.tmp"):  # temporary files of a killed run's atomic writes
+            leftover.unlink(missing_ok=True)
+        write_json_atomic(out / "run.json", run_info)
+        return _score_visits(visits, out, predictor, settings, scoring, resume=resume,
+                             workers=workers, progress=progress, run_info=run_info,
+                             files_skipped=len(scan.skipped), started=started)
+
+
+def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings, scoring: dict, *,
+                  resume: bool, workers: int, progress: bool, run_info: dict, files_skipped: int,
+                  started: float) -> list[dict]:
+    """Score the visits that have no record yet (all of them without ``resume``), write the
+    tables and the finished ``run.json``; returns every visit's record."""
+    from tqdm import tqdm
 
     records: list[dict | None] = [None] * len(visits)
     todo = []
     for index, visit in enumerate(visits):
-        record = load_record(Outputs(out, visit).record, visit, predictor.model_id) if resume else None
+        record = load_record(Outputs(out, visit), visit, scoring) if resume else None
         if record is None:
             todo.append(index)
         else:
@@ -446,7 +490,7 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
             decoded = future.result()
             submit_next()
             start = time.perf_counter()
-            _, write = score_one_visit(visits[index], decoded, predictor, settings, out)
+            _, write = score_one_visit(visits[index], decoded, predictor, settings, out, scoring)
             seconds_scoring += time.perf_counter() - start
             del decoded
             writing.append((index, writer.submit(write)))
@@ -468,7 +512,7 @@ def infer(photos: Path, out: Path, predictor, settings: Settings, *, resume: boo
         "counts": {"visits": len(done), "scored_now": len(todo), "resumed": resumed,
                    **{status: statuses.count(status)
                       for status in (STATUS_OK, STATUS_FLAGGED, STATUS_ERROR)},
-                   "files_skipped": len(scan.skipped)},
+                   "files_skipped": files_skipped},
         "timing": {"seconds_total": round(elapsed, 3),
                    "seconds_per_scored_visit": round(elapsed / len(todo), 4) if todo else None,
                    "seconds_scoring_per_visit": round(seconds_scoring / len(todo), 4) if todo else None,
@@ -497,9 +541,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="where the head fills little of the photo, predict again on a crop "
                              "around it (default; --no-refine: one pass on the whole photo)")
     parser.add_argument("--allow-partial", action="store_true",
-                        help="score visits with missing views from the views present (flagged)")
+                        help="report visits with missing views: the views present and the SALT "
+                             "range they allow (salt_min, salt_max; no SALT), flagged")
     parser.add_argument("--resume", action="store_true",
-                        help="skip visits already written in OUT (by the same model)")
+                        help="skip visits already written in OUT; OUT must have been scored with "
+                             "the same model and settings")
     parser.add_argument("--workers", type=int, default=1, help="photo-decoding threads (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--shard", metavar="K/N",

@@ -87,7 +87,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="pixel: loss pixels over scalp pixels per photo; surface: on the "
                              f"head's surface (default: {DEFAULT_METHOD})")
     parser.add_argument("--allow-partial", action="store_true",
-                        help="give SALT for visits with missing views (flagged)")
+                        help="report visits with missing views: the views present and the SALT "
+                             "range they allow (salt_min, salt_max; no SALT), flagged")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
