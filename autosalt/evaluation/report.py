@@ -59,8 +59,9 @@ def patient_figure(course: PatientCourse, partial: list[tuple[float, float, floa
                   ls="none", label="flagged for review")
     axis.axhline(20, color="tab:red", ls="--", lw=0.9)
     axis.axhline(10, color="tab:red", ls=":", lw=0.9)
-    axis.annotate("SALT 20", (weeks[0], 20), fontsize=7, color="tab:red", va="bottom", ha="left")
-    axis.annotate("SALT 10", (weeks[0], 10), fontsize=7, color="tab:red", va="bottom", ha="left")
+    for level in (20, 10):  # labelled outside the plot, where no visit can hide them
+        axis.annotate(f"SALT {level}", (1.01, level), xycoords=("axes fraction", "data"), fontsize=7,
+                      color="tab:red", va="center", ha="left")
     if partial:
         weeks_, lows, highs = zip(*partial, strict=True)
         axis.vlines(weeks_, lows, highs, color="tab:blue", lw=5, alpha=0.35,
