@@ -299,34 +299,3 @@ def write_csv_atomic(path: str | os.PathLike, rows: Iterable[Mapping[str, object
     for row in rows:
         writer.writerow([format_cell(row.get(column)) for column in columns])
     write_text_atomic(path, buffer.getvalue())
-
-
-def read_csv_rows(path: str | os.PathLike, required: Sequence[str] = ()) -> list[dict[str, str]]:
-    """Read a UTF-8 CSV into a list of dicts (strings kept as found: ``007`` stays ``007``).
-
-    Raises :class:`InputError` naming the file for undecodable text, a missing header or
-    missing required columns.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: table not found") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); "
-                         "save the table as CSV UTF-8") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot read table ({error.strerror})") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise InputError(f"{path}: empty table (no header row)")
-    header = [name.strip() for name in reader.fieldnames]
-    missing = [column for column in required if column not in header]
-    if missing:
-        raise InputError(f"{path}: missing required columns {missing}; found {header}")
-    rows = []
-    for row in reader:
-        if None in row:
-            raise InputError(f"{path}: line {reader.line_num} has more cells than the header")
-        rows.append({key.strip(): (value or "").strip() for key, value in row.items()})
-    return rows

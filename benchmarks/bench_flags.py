@@ -29,8 +29,8 @@ from _report import machine, write_section  # noqa: E402
 from autosalt.cli import main as autosalt  # noqa: E402
 from autosalt.contract import VIEWS  # noqa: E402
 from autosalt.evaluation.evaluate import THIRDS  # noqa: E402
-from autosalt.fileio import read_csv_rows  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
+from autosalt.tablefile import read_table_rows  # noqa: E402
 from autosalt.training.data import read_truth  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def partial_loss_errors(scores: Path, root: Path) -> dict:
     """Absolute SALT errors of the visits with a ``partial_loss`` flag on any view."""
     true = read_truth(root)
     errors = []
-    for row in read_csv_rows(scores):
+    for row in read_table_rows(scores):
         codes = ";".join(row[f"quality_{view}"] for view in VIEWS)
         if "partial_loss" in codes and row["salt"]:
             errors.append(abs(float(row["salt"]) - true[(row["patient"], row["visit"])]))

@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 
 from autosalt.contract import CLASS_IGNORE, CLASS_LOSS  # noqa: E402
-from autosalt.fileio import read_csv_rows  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.postprocess.pixel import scalp_pixels  # noqa: E402
+from autosalt.tablefile import read_table_rows  # noqa: E402
 from autosalt.training.data import list_samples, load_targets  # noqa: E402
 
 PARTS = ("hit", "edge", "near", "other")  # hit: true positives; the rest: disagreeing pixels
@@ -97,7 +97,7 @@ def main() -> int:
     args = parser.parse_args()
     where = machine()
     predictor = Predictor(args.model, bf16=True, channels_last=True)
-    pattern = {(r["patient"], r["visit"]): r["pattern"] for r in read_csv_rows(args.data / "truth.csv")}
+    pattern = {(r["patient"], r["visit"]): r["pattern"] for r in read_table_rows(args.data / "truth.csv")}
     rng = np.random.default_rng(args.seed)
     counts = defaultdict(lambda: dict.fromkeys(PARTS, 0))
     view_errors = defaultdict(list)

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 
-from autosalt.fileio import read_csv_rows  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
+from autosalt.tablefile import read_table_rows  # noqa: E402
 from autosalt.training.data import list_samples  # noqa: E402
 from autosalt.training.engine import evaluate_visits, summarise  # noqa: E402
 
@@ -62,7 +62,7 @@ def main() -> int:
             data = Path(temporary) / "test"
             generate(data, patients=args.patients, visits=args.visits, seed=args.seed,
                      options=SynthOptions(size=(args.size, args.size)), workers=2, progress=True)
-        truth = {(r["patient"], r["visit"]): r["pattern"] for r in read_csv_rows(data / "truth.csv")}
+        truth = {(r["patient"], r["visit"]): r["pattern"] for r in read_table_rows(data / "truth.csv")}
         visits = evaluate_visits(predictor.model, list_samples([data]), predictor.input_size, "cpu",
                                  methods=METHODS, tta=args.tta, refine=args.refine)  # once each
     groups = {"all": visits}

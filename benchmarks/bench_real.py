@@ -43,8 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS  # noqa: E402
-from autosalt.fileio import read_csv_rows, read_loss_map, read_mask, read_photo, write_png_atomic  # noqa: E402
+from autosalt.fileio import read_loss_map, read_mask, read_photo, write_png_atomic  # noqa: E402
 from autosalt.postprocess.score_masks import score_masks  # noqa: E402
+from autosalt.tablefile import read_table_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESAMPLES, SEED = 2000, 0
@@ -85,7 +86,7 @@ def read_levels(real: Path) -> dict[str, tuple[str, int]]:
 def photo_rows(out: Path, levels: dict) -> list[dict]:
     """One dict per scored photo: id, view, level, percent, flagged, surface failure, haired loss."""
     rows = []
-    for row in read_csv_rows(out / "scores.csv"):
+    for row in read_table_rows(out / "scores.csv"):
         photo_id = row["patient"]
         if photo_id not in levels:
             continue
@@ -128,7 +129,7 @@ def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
     """Masks and view percents of the scored photos against a labeled folder of the same ids."""
     reference_rows = {row["patient"]: row for row in
                       score_masks(check, allow_partial=True, progress=False)}
-    predicted_rows = {row["patient"]: row for row in read_csv_rows(out / "scores.csv")}
+    predicted_rows = {row["patient"]: row for row in read_table_rows(out / "scores.csv")}
     per_photo = []
     for mask_path in sorted((check / "masks").glob("*/*/*.png")):
         photo_id, visit, view = mask_path.parts[-3], mask_path.parts[-2], mask_path.stem

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.contract import VIEWS  # noqa: E402
-from autosalt.fileio import read_csv_rows  # noqa: E402
 from autosalt.postprocess.score_masks import score_masks  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
+from autosalt.tablefile import read_table_rows  # noqa: E402
 
 
 def speed(visits: int, size: int, workers: int) -> float:
@@ -36,7 +36,7 @@ def speed(visits: int, size: int, workers: int) -> float:
 
 
 def accuracy(data: Path, method: str = "pixel") -> tuple[dict, dict]:
-    truth = {(r["patient"], r["visit"]): r for r in read_csv_rows(data / "truth.csv")}
+    truth = {(r["patient"], r["visit"]): r for r in read_table_rows(data / "truth.csv")}
     rows = score_masks(data, method=method, progress=False)
     errors, by_pattern = defaultdict(list), defaultdict(list)
     for row in rows:

@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 
 from autosalt.contract import VIEWS
-from autosalt.fileio import read_csv_rows, read_mask, read_photo, write_png_atomic
+from autosalt.fileio import read_mask, read_photo, write_png_atomic
 from autosalt.synth.generate import SynthOptions, generate
 from autosalt.synth.render import LOOKS
+from autosalt.tablefile import read_table_rows
 
 #: Mask colours (RGB): background black, skin beige, haired scalp green, loss red, ignore blue.
 MASK_COLOURS = np.zeros((256, 3), np.uint8)
@@ -71,7 +72,7 @@ def looks(out: Path, patients: int = 3, size: int = 160) -> None:
 
 
 def readme_visit(data: Path, out: Path, size: int = 200) -> None:
-    truth = read_csv_rows(data / "truth.csv")
+    truth = read_table_rows(data / "truth.csv")
     row = max(truth, key=lambda r: float(r["salt"]))  # the most affected sample visit
     photos, masks = zip(*(tile(data, row["patient"], row["visit"], view, size) for view in VIEWS))
     photos = [label(p, f"{v}: {float(row[v]):.1f}% loss") for p, v in zip(photos, VIEWS)]

@@ -8,7 +8,6 @@ from PIL import Image
 
 from autosalt.fileio import (
     InputError,
-    read_csv_rows,
     read_loss_map,
     read_mask,
     read_photo,
@@ -129,17 +128,6 @@ def test_atomic_writers_leave_no_temp_files(tmp_path):
     assert (tmp_path / "t.csv").read_text() == "patient,salt\n007,12.35\n"
     write_png_atomic(tmp_path / "p.png", np.zeros((3, 3), np.uint8))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "t.csv"]
-
-
-def test_csv_reader_errors(tmp_path):
-    (tmp_path / "bad.csv").write_bytes(b"patient,visit\n\xff\xfe,1\n")
-    with pytest.raises(InputError, match="UTF-8"):
-        read_csv_rows(tmp_path / "bad.csv")
-    (tmp_path / "few.csv").write_text("patient,visit\n1,2\n")
-    with pytest.raises(InputError, match="missing required columns"):
-        read_csv_rows(tmp_path / "few.csv", required=("patient", "visit", "salt"))
-    (tmp_path / "ids.csv").write_text("patient,visit,salt\n007,01,5\n")
-    assert read_csv_rows(tmp_path / "ids.csv")[0]["patient"] == "007"
 
 
 def _srgb_profile() -> bytes:

@@ -131,11 +131,11 @@ def test_evaluate_reports_the_signed_bias_of_the_scores(tiny_data, monkeypatch):
     # SCORE - mean(true SALT) and the MAE mean(|SCORE - true SALT|), both from truth.csv.
     import autosalt.postprocess.visit as visit_module
     from autosalt.contract import VIEWS
-    from autosalt.fileio import read_csv_rows
     from autosalt.model.factory import create_model
+    from autosalt.tablefile import read_table_rows
     from autosalt.training.engine import evaluate
 
-    truths = np.array([float(r["salt"]) for r in read_csv_rows(tiny_data / "truth.csv")])
+    truths = np.array([float(r["salt"]) for r in read_table_rows(tiny_data / "truth.csv")])
     score = (truths.min() + truths.max()) / 2
     assert truths.min() < score < truths.max()
     monkeypatch.setattr(visit_module, "score_visit",

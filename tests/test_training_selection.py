@@ -15,9 +15,9 @@ from PIL import Image
 import autosalt.training.train as training
 from autosalt.config import ConfigError, load_config
 from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS
-from autosalt.fileio import read_csv_rows
 from autosalt.model.checkpoint import load_checkpoint
 from autosalt.synth.generate import SynthOptions, generate
+from autosalt.tablefile import read_table_rows
 from autosalt.training.data import SegmentationDataset, list_samples, load_targets
 from autosalt.training.presets import TrainPreset
 
@@ -84,7 +84,7 @@ def test_view_mae_is_the_mean_error_of_every_view_percent(synthetic, monkeypatch
     monkeypatch.setattr(visit_module, "score_visit",
                         lambda masks, *args, **kwargs: visit_module.VisitValues({v: score for v in masks}))
     truths = np.array([[float(row[view]) for view in VIEWS]
-                       for row in read_csv_rows(synthetic / "truth.csv")])
+                       for row in read_table_rows(synthetic / "truth.csv")])
     result = evaluate(create_model("unet", "mobilenet_v2", pretrained=False),
                       list_samples([synthetic]), 64, "cpu", progress=False)
     assert result["views"] == truths.size == 12

@@ -22,8 +22,9 @@ import numpy as np
 
 from autosalt.annotations.labels import CLASS_DISPLAY
 from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, IMAGE_EXTENSIONS, MANUAL_REQUIRED, VIEWS
-from autosalt.fileio import InputError, read_csv_rows, read_loss_map, read_mask, read_photo
+from autosalt.fileio import InputError, read_loss_map, read_mask, read_photo
 from autosalt.layout import companion_path, scan_photo_folder
+from autosalt.tablefile import read_table_rows
 from autosalt.training.data import load_split
 
 #: A class below this share of labelled pixels gets a class-balance warning.
@@ -113,7 +114,7 @@ def check_dataset(root: str | Path, split_file: str | Path | None = None) -> Dat
                                    "labelled pixels; mix in data that shows it")
     if (root / "truth.csv").is_file():
         try:
-            read_csv_rows(root / "truth.csv", required=MANUAL_REQUIRED)
+            read_table_rows(root / "truth.csv", required=MANUAL_REQUIRED)
         except InputError as error:
             report.errors.append(str(error))
     if split_file is not None:

@@ -22,7 +22,8 @@ from autosalt.contract import VIEWS
 from autosalt.evaluation import agreement as ag
 from autosalt.evaluation.agreement import Estimate
 from autosalt.evaluation.html import HtmlReport, plt, save_figure
-from autosalt.evaluation.tables import Joined, TableError, join_scores, load_scores
+from autosalt.evaluation.provenance import Provenance, caveat_box, read_provenance
+from autosalt.evaluation.tables import ExcludedRow, Joined, TableError, join_scores, load_scores
 from autosalt.fileio import InputError, write_csv_atomic, write_json_atomic
 from autosalt.salt import AA_IGA_BANDS, S_SCALE_BANDS, aa_iga, endpoints, severity_s
 
@@ -41,7 +42,9 @@ STATISTICS: dict[str, str] = {
     "kappa_s_scale": "Quadratic-weighted kappa, S-scale (S0-S5)",
     "kappa_aa_iga": "Quadratic-weighted kappa, AA-IGA (0-4)",
 }
-ENDPOINTS = {"salt_le_20": "SALT <= 20", "salt_le_10": "SALT <= 10"}
+ENDPOINTS = {"salt_le_20": "SALT ≤ 20", "salt_le_10": "SALT ≤ 10"}
+#: Bland-Altman lines: key in the statistics -> label on the plot.
+BLAND_ALTMAN_LINES = {"bias": "bias", "loa_lower": "lower 95% limit", "loa_upper": "upper 95% limit"}
 S_LABELS = [label for label, _, _ in S_SCALE_BANDS]
 IGA_LABELS = [str(grade) for grade, _, _ in AA_IGA_BANDS]
 
@@ -221,7 +224,8 @@ def _round(value: float | None) -> float | None:
 
 
 def metrics_payload(joined: Joined, results: dict, views: dict[str, Estimate],
-                    raters: dict | None, predicted_path: Path, manual_path: Path) -> dict:
+                    raters: dict | None, predicted_path: Path, manual_path: Path,
+                    provenance: Provenance) -> dict:
     """The content of ``metrics.json``: plain numbers at the top, CIs, methods and notes beside."""
     payload: dict = {"n": results["n"]}
     ci, methods, notes = {}, {}, {}
@@ -264,13 +268,22 @@ def metrics_payload(joined: Joined, results: dict, views: dict[str, Estimate],
         "by_uncertainty": _uncertainty_payload(results["by_uncertainty"]),
         "raters": _raters_payload(raters),
         "inputs": {"predicted": str(predicted_path), "manual": str(manual_path)},
-        "excluded": [{"patient": p, "visit": v, "reason": reason} for (p, v), reason in joined.excluded],
+        "models": provenance.models, "validated_on": provenance.validated_on,
+        "n_partial_skipped": sum(entry.partial for entry in joined.excluded),
+        "excluded": [_excluded_json(entry) for entry in joined.excluded],
         "only_predicted": [{"patient": p, "visit": v} for p, v in joined.only_predicted],
         "only_manual": [{"patient": p, "visit": v} for p, v in joined.only_manual],
         "settings": {"confidence": ag.CONFIDENCE, "bootstrap_resamples": ag.BOOTSTRAP_RESAMPLES,
                      "bootstrap_seed": ag.BOOTSTRAP_SEED},
     })
     return payload
+
+
+def _excluded_json(entry: ExcludedRow) -> dict:
+    patient, visit = entry.key
+    return {"patient": patient, "visit": visit, "reason": entry.reason, "partial": entry.partial,
+            "salt_min": entry.salt_range[0] if entry.salt_range else None,
+            "salt_max": entry.salt_range[1] if entry.salt_range else None}
 
 
 def _raters_payload(raters: dict | None) -> dict | None:
@@ -347,8 +360,12 @@ def make_plots(out: Path, joined: Joined, results: dict) -> dict[str, bytes]:
     for threshold in (20, 10):
         axis.axhline(threshold, color="tab:green", lw=0.6, ls=":")
         axis.axvline(threshold, color="tab:green", lw=0.6, ls=":")
-    axis.scatter(manual, predicted, s=18, alpha=0.75, color="tab:blue", label="visits")
-    axis.set(xlim=(-2, 102), ylim=(-2, 102), xlabel="manual SALT", ylabel="predicted SALT",
+    flagged = np.array(joined.statuses) == "flagged"
+    axis.scatter(manual[~flagged], predicted[~flagged], s=18, alpha=0.75, color="tab:blue", label="visits")
+    if flagged.any():
+        axis.scatter(manual[flagged], predicted[flagged], s=40, facecolors="none",
+                     edgecolors="tab:red", label="flagged for review")
+    axis.set(xlim=(-2, 102), ylim=(-2, 102), xlabel="Manual SALT (raters)", ylabel="Predicted SALT (model)",
              title=f"Predicted vs manual SALT (n = {manual.size})")
     axis.legend(loc="upper left", fontsize=8)
     plots["scatter"] = save_figure(figure, out / "scatter.png")
@@ -357,21 +374,22 @@ def make_plots(out: Path, joined: Joined, results: dict) -> dict[str, bytes]:
     mean, difference = (predicted + manual) / 2, predicted - manual
     axis.scatter(mean, difference, s=18, alpha=0.75)
     scalars = results["scalars"]
-    for key, style in (("bias", "-"), ("loa_lower", "--"), ("loa_upper", "--")):
+    for key, label in BLAND_ALTMAN_LINES.items():
         value = scalars[key].value
         if value is not None:
-            axis.axhline(value, color="tab:red", ls=style, lw=1)
-            axis.annotate(f"{key} {value:.2f}", (100, value), fontsize=8, ha="right", va="bottom")
+            axis.axhline(value, color="tab:red", ls="-" if key == "bias" else "--", lw=1)
+            axis.annotate(f"{label} {value:.2f}", (100, value), fontsize=8, ha="right", va="bottom")
     axis.axhline(0, color="0.5", lw=0.6)
-    axis.set(xlim=(-2, 102), xlabel="mean of predicted and manual SALT",
-             ylabel="predicted - manual (SALT points)", title="Bland-Altman plot")
+    axis.set(xlim=(-2, 102), xlabel="Mean of predicted and manual SALT",
+             ylabel="Predicted - manual (SALT points)", title="Bland-Altman plot")
     plots["bland_altman"] = save_figure(figure, out / "bland_altman.png")
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
     views = [view for view in VIEWS if view in joined.view_pairs]
     if views:
-        left.boxplot([np.abs(np.subtract(*joined.view_pairs[v])) for v in views], tick_labels=views)
-        left.set(ylabel="absolute error (percent of area)", title="Error per view")
+        left.boxplot([np.abs(np.subtract(*joined.view_pairs[v])) for v in views],
+                     tick_labels=[v.capitalize() for v in views])
+        left.set(ylabel="Absolute error (% of the view's area)", title="Error per view")
     else:
         left.text(0.5, 0.5, "no manual per-view scores", ha="center", va="center",
                   transform=left.transAxes)
@@ -380,7 +398,7 @@ def make_plots(out: Path, joined: Joined, results: dict) -> dict[str, bytes]:
     codes = np.array([s_code(v) for v in manual])
     right.boxplot([np.abs(predicted - manual)[codes == S_LABELS.index(b)] for b in bands],
                   tick_labels=bands)
-    right.set(ylabel="absolute SALT error", xlabel="manual S-scale band", title="Error per band")
+    right.set(ylabel="Absolute SALT error (points)", xlabel="Manual S-scale band", title="Error per band")
     figure.tight_layout()
     plots["errors"] = save_figure(figure, out / "errors_per_view_and_band.png")
     return plots
@@ -388,19 +406,20 @@ def make_plots(out: Path, joined: Joined, results: dict) -> dict[str, bytes]:
 
 def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estimate],
                raters: dict | None, plots: dict[str, bytes], predicted_path: Path,
-               manual_path: Path) -> None:
+               manual_path: Path, provenance: Provenance) -> None:
     n = results["n"]
     report = HtmlReport("Agreement of automated SALT scores with manual scoring")
     report.paragraph(f"Predicted: {predicted_path}. Manual: {manual_path}.", "small")
+    caveat_box(report, provenance)
     report.heading("Methods")
     rater_text = (f" Manual scores came from {len(joined.raters)} raters "
                   f"({', '.join(joined.raters)}); the reference for each visit is the raters' mean."
                   if joined.raters else "")
     report.paragraph(
         f"Predicted and manual SALT scores were paired by patient and visit. {n} visits were "
-        f"scored by both; {len(joined.excluded)} predicted visit(s) were not scored (status error "
-        f"or missing SALT) and were excluded; {len(joined.only_predicted)} visits appear only in "
-        f"the predicted table and {len(joined.only_manual)} only in the manual table." + rater_text)
+        f"scored by both; {_excluded_text(joined.excluded)}; {len(joined.only_predicted)} visits "
+        f"appear only in the predicted table and {len(joined.only_manual)} only in the manual "
+        "table." + rater_text)
     report.paragraph(
         "Agreement was assessed with the mean absolute error (MAE), root mean square error "
         "(RMSE), bias (mean of predicted minus manual) and Bland-Altman 95% limits of agreement "
@@ -410,7 +429,7 @@ def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estima
         "Spearman's rho; Lin's concordance correlation coefficient (CCC); and the quadratic-"
         "weighted kappa on the S-scale (S0 = 0, S1 = 1-24, S2 = 25-49, S3 = 50-74, S4 = 75-99, "
         "S5 = 100) and on AA-IGA grades (0 = 0, 1 = 1-20, 2 = 21-49, 3 = 50-94, 4 = 95-100), SALT "
-        "rounded to a whole percent before banding. For the endpoints SALT <= 20 and SALT <= 10 "
+        "rounded to a whole percent before banding. For the endpoints SALT ≤ 20 and SALT ≤ 10 "
         "the manual decision was the reference: sensitivity, specificity, accuracy and Cohen's "
         "kappa.")
     report.paragraph(
@@ -479,12 +498,32 @@ def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estima
                  "with bias and 95% limits of agreement.", width=560)
     report.image(plots["errors"], "Figure 3. Absolute error per view (where manual per-view "
                  "scores exist) and per manual S-scale band.", width=820)
+    _visits_table(report, joined)
     if joined.excluded or joined.only_predicted or joined.only_manual:
         report.heading("Visits not compared")
-        report.bullets([f"{p}/{v}: excluded, {reason}" for (p, v), reason in joined.excluded]
+        report.bullets([f"{e.key[0]}/{e.key[1]}: left out, {e.reason}" for e in joined.excluded]
                        + [f"{p}/{v}: only in the predicted table" for p, v in joined.only_predicted]
                        + [f"{p}/{v}: only in the manual table" for p, v in joined.only_manual])
     report.write(out / "report.html")
+
+
+def _excluded_text(excluded: list[ExcludedRow]) -> str:
+    partial = sum(entry.partial for entry in excluded)
+    return (f"{len(excluded) - partial} predicted visit(s) were not scored (status error or no "
+            f"SALT) and {partial} were partial visits (views missing, so only a SALT range is "
+            "known); both were left out")
+
+
+def _visits_table(report: HtmlReport, joined: Joined) -> None:
+    """Every compared visit with both scores, the difference, and batch scoring's status and flags."""
+    report.heading("Visits compared")
+    report.paragraph("Each visit scored by both, with the status and flags batch scoring gave it "
+                     "(difference = predicted - manual).")
+    rows = [[patient, visit, manual, predicted, predicted - manual, status or "", flags]
+            for (patient, visit), manual, predicted, status, flags in zip(
+                joined.keys, joined.manual, joined.predicted, joined.statuses, joined.flags, strict=True)]
+    report.table(["Patient", "Visit", "Manual SALT", "Predicted SALT", "Difference", "Status", "Flags"],
+                 rows, text_columns=(1, 5, 6))
 
 
 def _ci_text(estimate: Estimate) -> str:
@@ -534,12 +573,13 @@ def evaluate(predicted_path: str | Path, manual_path: str | Path, out: str | Pat
     views = per_view_statistics(joined)
     raters = rater_statistics(joined)
     out.mkdir(parents=True, exist_ok=True)
-    payload = metrics_payload(joined, results, views, raters, predicted_path, manual_path)
+    provenance = read_provenance(predicted_path, predicted.models)
+    payload = metrics_payload(joined, results, views, raters, predicted_path, manual_path, provenance)
     write_json_atomic(out / "metrics.json", payload)
     write_csv_atomic(out / "metrics.csv", metrics_rows(payload, results, views, raters),
                      ["metric", "value", "ci_low", "ci_high", "n", "method", "note"])
     plots = make_plots(out, joined, results)
-    write_html(out, joined, results, views, raters, plots, predicted_path, manual_path)
+    write_html(out, joined, results, views, raters, plots, predicted_path, manual_path, provenance)
     return payload
 
 
@@ -567,7 +607,9 @@ def run(args: argparse.Namespace) -> int:
         entry = payload["by_uncertainty"]
         print(f"{'uncertainty':>14}: Spearman rho with |error| {entry['spearman_abs_error']}; MAE by "
               "third (low, middle, high) " + ", ".join(str(entry["thirds"][name]["mae"]) for name in THIRDS))
-    print(f"excluded {len(payload['excluded'])}, only predicted {len(payload['only_predicted'])}, "
-          f"only manual {len(payload['only_manual'])}")
+    partial = payload["n_partial_skipped"]
+    print(f"left out {len(payload['excluded'])} predicted visits without a SALT ({partial} partial, "
+          f"{len(payload['excluded']) - partial} not scored), only predicted "
+          f"{len(payload['only_predicted'])}, only manual {len(payload['only_manual'])}")
     print(f"report: {args.out / 'report.html'}")
     return 0

@@ -36,6 +36,11 @@ figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .9em; color: #444; text-align: left; }
 .wide { overflow-x: auto; }
 .note { background: #fff8e0; border-left: 4px solid #e0b000; padding: .4em .8em; }
+.caveat { background: #fff8e0; border: 1px solid #e0b000; border-left: 6px solid #e0b000;
+          padding: .3em 1em; margin: 1em 0; }
+.caveat h2 { font-size: 1.05em; border: none; margin: .4em 0; }
+.caveat ul { margin: .3em 0 .5em; padding-left: 1.2em; }
+td.text, th.text { text-align: left; max-width: 28em; }
 .small { font-size: .85em; color: #555; }
 """
 
@@ -68,11 +73,23 @@ class HtmlReport:
     def bullets(self, items: Iterable[str]) -> None:
         self._parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
-    def table(self, columns: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "") -> None:
-        # Underscored column names become spaces so wide tables can wrap their headers.
-        head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in columns)
+    def note_box(self, title: str, lines: Iterable[str]) -> None:
+        """A framed box of short statements a reader must not miss (the model caveat)."""
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        self._parts.append(f'<div class="caveat"><h2>{html.escape(title)}</h2><ul>{items}</ul></div>')
+
+    def table(self, columns: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "",
+              text_columns: Sequence[int] = ()) -> None:
+        """A table with the headers as given (write them for a reader: ``Mean SALT``).
+
+        ``text_columns``: positions of free-text columns, set left-aligned and wrapped.
+        """
+        text = [' class="text"' if index in text_columns else "" for index in range(len(columns))]
+        head = "".join(f"<th{text[index]}>{html.escape(str(c))}</th>" for index, c in enumerate(columns))
+        opening = [f"<td{attribute}>" for attribute in text]
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(format_cell(cell))}</td>" for cell in row) + "</tr>"
+            "<tr>" + "".join(f"{opening[index]}{html.escape(format_cell(cell))}</td>"
+                             for index, cell in enumerate(row)) + "</tr>"
             for row in rows)
         caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self._parts.append(f"<div class=\"wide\"><table>{caption_html}<thead><tr>{head}</tr></thead>"

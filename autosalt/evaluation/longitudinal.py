@@ -10,11 +10,16 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from autosalt.evaluation.tables import Key, ScoreTable, VisitRow
+from autosalt.evaluation.tables import ExcludedRow, Key, ScoreTable, VisitRow
 from autosalt.salt import DEFAULT_RELAPSE_MARGIN, detect_relapse, endpoints, improvement_percent
 
 COHORT_COLUMNS = ("week", "n", "mean", "sd", "min", "max", "median", "n_salt_le_20", "n_salt_le_10",
                   "n_salt50", "n_salt75", "n_salt90", "n_salt100")
+#: Headers of the cohort table on a page (the CSV keeps the column names).
+COHORT_LABELS: dict[str, str] = {
+    "week": "Week", "n": "Patients", "mean": "Mean SALT", "sd": "SD", "min": "Lowest",
+    "max": "Highest", "median": "Median", "n_salt_le_20": "SALT ≤ 20", "n_salt_le_10": "SALT ≤ 10",
+    "n_salt50": "SALT50", "n_salt75": "SALT75", "n_salt90": "SALT90", "n_salt100": "SALT100"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,8 @@ class PatientVisit:
     views: dict[str, float]
     dose_mg: float | None = None
     note: str = ""
+    status: str = ""  # batch scoring's status ('' for a manual table)
+    flags: str = ""  # batch scoring's reasons for a human look
 
 
 @dataclass
@@ -79,6 +86,14 @@ class PatientCourse:
 PATIENT_COLUMNS = ("patient", "n_visits", "baseline_week", "baseline_salt", "best_week", "best_salt",
                    "best_improvement_percent", "weeks_to_salt_le_20", "relapse", "relapse_week",
                    "relapse_salt", "relapse_from_week", "relapse_from_salt")
+#: Headers of the patients table on a page (the CSV keeps the column names).
+PATIENT_LABELS: dict[str, str] = {
+    "patient": "Patient", "n_visits": "Visits", "baseline_week": "Baseline week",
+    "baseline_salt": "Baseline SALT", "best_week": "Best week", "best_salt": "Best SALT",
+    "best_improvement_percent": "Best improvement (%)",
+    "weeks_to_salt_le_20": "Weeks to SALT ≤ 20", "relapse": "Relapse", "relapse_week": "Relapse week",
+    "relapse_salt": "Relapse SALT", "relapse_from_week": "Rose from week",
+    "relapse_from_salt": "Rose from SALT"}
 
 
 def format_week(week: float | None) -> str | None:
@@ -93,7 +108,12 @@ class Courses:
     patients: list[PatientCourse]
     scores_without_visit: list[Key]  # scored visits missing from the visits table
     visits_without_score: list[Key]  # visits with no (usable) score
-    excluded: list[tuple[Key, str]]
+    excluded: list[ExcludedRow]  # predicted rows with no SALT: errors and partial visits
+    weeks: dict[Key, float] = field(default_factory=dict)  # every visit of the visits table
+
+    @property
+    def n_partial(self) -> int:
+        return sum(entry.partial for entry in self.excluded)
 
 
 def build_courses(scores: ScoreTable, visits: list[VisitRow],
@@ -108,8 +128,10 @@ def build_courses(scores: ScoreTable, visits: list[VisitRow],
         rows, meta = by_key[key], visit_by_key[key]
         views = {view: statistics.fmean(r.views[view] for r in rows if view in r.views)
                  for view in rows[0].views if all(view in r.views for r in rows)}
+        flags = "; ".join(dict.fromkeys(r.flags for r in rows if r.flags))
         per_patient[key[0]].append(PatientVisit(
-            key[1], meta.week, statistics.fmean(r.salt for r in rows), views, meta.dose_mg, meta.note))
+            key[1], meta.week, statistics.fmean(r.salt for r in rows), views, meta.dose_mg, meta.note,
+            rows[0].status, flags))
     patients = []
     for patient in sorted(per_patient):
         ordered = sorted(per_patient[patient], key=lambda v: v.week)
@@ -122,8 +144,10 @@ def build_courses(scores: ScoreTable, visits: list[VisitRow],
     return Courses(
         patients=patients,
         scores_without_visit=sorted(set(by_key) - set(visit_by_key)),
-        visits_without_score=sorted(k for k in set(visit_by_key) - set(by_key)),
-        excluded=list(scores.excluded))
+        visits_without_score=sorted(set(visit_by_key) - set(by_key)
+                                    - {entry.key for entry in scores.excluded}),
+        excluded=list(scores.excluded),
+        weeks={key: visit.week for key, visit in visit_by_key.items()})
 
 
 def cohort_table(patients: list[PatientCourse]) -> list[dict]:

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from autosalt.contract import PREDICTED_REQUIRED, STATUS_ERROR
-from autosalt.fileio import InputError, read_csv_rows, write_csv_atomic, write_json_atomic
+from autosalt.fileio import InputError, write_csv_atomic, write_json_atomic
+from autosalt.tablefile import read_table_rows
 
 
 def merge_shards(folders: list[Path]) -> tuple[list[str], list[dict], list[dict]]:
@@ -28,7 +29,7 @@ def merge_shards(folders: list[Path]) -> tuple[list[str], list[dict], list[dict]
     models: dict[str, Path] = {}
     for folder in folders:
         table = folder / "scores.csv" if folder.is_dir() else folder
-        shard_rows = read_csv_rows(table, PREDICTED_REQUIRED)
+        shard_rows = read_table_rows(table, PREDICTED_REQUIRED)
         header = list(shard_rows[0]) if shard_rows else None
         if header is not None:
             if columns is None:

@@ -19,8 +19,9 @@ import torch
 from torch.utils.data import Dataset
 
 from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE, VIEWS
-from autosalt.fileio import read_csv_rows, read_loss_map, read_mask, read_photo, write_json_atomic
+from autosalt.fileio import read_loss_map, read_mask, read_photo, write_json_atomic
 from autosalt.layout import scan_labeled_folder
+from autosalt.tablefile import read_table_rows
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,8 @@ def read_truth(root: Path) -> dict[tuple[str, str], float]:
     path = root / "truth.csv"
     if not path.is_file():
         return {}
-    return {(row["patient"], row["visit"]): float(row["salt"])
-            for row in read_csv_rows(path, required=("patient", "visit", "salt"))}
+    return {(row["patient"], row["visit"]): row.number("salt")
+            for row in read_table_rows(path, required=("patient", "visit", "salt"))}
 
 
 def read_view_truth(root: Path) -> dict[tuple[str, str], dict[str, float]]:
@@ -117,9 +118,8 @@ def read_view_truth(root: Path) -> dict[tuple[str, str], dict[str, float]]:
     path = root / "truth.csv"
     if not path.is_file():
         return {}
-    return {(row["patient"], row["visit"]): {view: float(row[view]) for view in VIEWS
-                                             if (row.get(view) or "").strip()}
-            for row in read_csv_rows(path, required=("patient", "visit"))}
+    return {(row["patient"], row["visit"]): {view: row.number(view) for view in VIEWS if row.get(view)}
+            for row in read_table_rows(path, required=("patient", "visit"))}
 
 
 def load_targets(sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
