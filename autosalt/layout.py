@@ -133,12 +133,25 @@ def scan_labeled_folder(root: str | os.PathLike, subfolder: str = "masks") -> Sc
     return scan_photo_folder(root / subfolder, extensions=(".png",))
 
 
-def companion_path(root: Path, kind: str, visit: Visit, view: str,
-                   extensions: tuple[str, ...] = (".png",)) -> Path | None:
-    """Path of ``root/<kind>/<patient>/<visit>/<view>.<ext>`` if such a file exists."""
-    folder = root / kind / visit.patient / visit.visit
-    for extension in extensions:
-        for candidate in (folder / f"{view}{extension}", folder / f"{view}{extension.upper()}"):
-            if candidate.is_file():
-                return candidate
+def companion_path(root: Path, kind: str, mask: Path, view: str,
+                   extensions: tuple[str, ...] = (".png",),
+                   listings: dict[Path, list[Path]] | None = None) -> Path | None:
+    """The file in ``root/<kind>/`` that belongs to the mask file ``mask`` (under ``root/masks/``).
+
+    That is the file with the mask's own relative folder and name, in any case and with any of
+    ``extensions`` in any case (``masks/P1/v1/Vertex.png`` -> ``photos/P1/v1/Vertex.JPG``); in a
+    ``<patient>/<visit>/`` folder the canonical view name ``view`` is tried next
+    (``masks/P1/v1/vertex.png`` -> ``photos/P1/v1/top.jpg``). ``listings`` caches each folder's
+    files across calls. None when no such file exists.
+    """
+    relative = mask.relative_to(root / "masks")
+    folder = root / kind / relative.parent
+    listings = {} if listings is None else listings
+    if folder not in listings:
+        listings[folder] = sorted(folder.iterdir()) if folder.is_dir() else []
+    names = [relative.stem.lower()] + ([view] if len(relative.parts) == 3 else [])
+    for name in names:
+        for path in listings[folder]:
+            if path.stem.lower() == name and path.suffix.lower() in extensions and path.is_file():
+                return path
     return None

@@ -83,3 +83,33 @@ def test_missing_views_and_layout(dataset, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "missing" in check_dataset(empty).errors[0]
+
+
+def test_masks_named_by_a_synonym_in_capitals_find_their_photos_and_loss_maps(dataset, tmp_path):
+    # Vertex.png next to Vertex.JPG (a clinic's own names): check-dataset and score-masks pair
+    # the mask with its photo and loss map by the mask's own name, not the canonical view name.
+    from autosalt.postprocess.score_masks import score_masks
+    for patient in ("P001", "P002"):
+        for kind, old, new in (("masks", "top.png", "Vertex.png"), ("photos", "top.jpg", "Vertex.JPG"),
+                               ("loss", "top.png", "Vertex.png")):
+            folder = dataset / kind / patient / "week00"
+            (folder / old).rename(folder / new)
+    report = check_dataset(dataset)
+    assert not report.errors, report.errors
+    assert report.images == 8 and report.with_loss_map == 8
+    [row, _] = score_masks(dataset, method="pixel", progress=False)
+    assert row["status"] != "error" and row["top"] is not None, row
+
+
+def test_scalp_only_labels_warn_about_background_and_say_why(dataset):
+    # Labels of the scalp alone (everything else 255, as real photos were first labelled) give
+    # the network no pixel of 'not scalp': check-dataset must say so for background and skin.
+    for mask_path in sorted((dataset / "masks").rglob("*.png")):
+        mask = read_mask(mask_path)
+        write_png_atomic(mask_path, np.where(np.isin(mask, (2, 3)), mask, 255).astype(np.uint8))
+    report = check_dataset(dataset)
+    balance = [warning for warning in report.warnings if warning.startswith("class balance")]
+    assert [warning.split(" is ")[0] for warning in balance] == ["class balance: background",
+                                                                 "class balance: skin"]
+    assert "background is 0.00% of labelled pixels" in balance[0]
+    assert "down to the neck" in balance[0] and "band around the head" in balance[0]

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from autosalt.contract import canonical_view
-from autosalt.layout import parse_flat_name, scan_photo_folder
+from autosalt.layout import companion_path, parse_flat_name, scan_photo_folder
 
 
 def _touch(path: Path) -> Path:
@@ -50,3 +50,22 @@ def test_iphone_heic_photos_are_skipped_with_how_to_convert_them(tmp_path):
     assert sorted(scan.visits[0].views) == ["back"]
     [message] = scan.skipped
     assert "top.HEIC" in message and "export them as JPEG" in message
+
+
+def test_companion_path_follows_the_masks_own_name_in_any_case(tmp_path):
+    # A clinic names its files as it likes: the photo of masks/P1/v1/Vertex.png is
+    # photos/P1/v1/Vertex.JPG (not top.*), and a flat mask finds its flat photo the same way.
+    for path in ("masks/P1/v1/Vertex.png", "photos/P1/v1/Vertex.JPG", "loss/P1/v1/VERTEX.PNG",
+                 "masks/P1/v2/vertex.png", "photos/P1/v2/top.jpg",
+                 "masks/P2_v1_Back.png", "photos/P2_v1_back.jpeg"):
+        _touch(tmp_path / path)
+    photos = (".jpg", ".jpeg", ".png")
+    assert companion_path(tmp_path, "photos", tmp_path / "masks/P1/v1/Vertex.png", "top", photos) \
+        == tmp_path / "photos/P1/v1/Vertex.JPG"
+    assert companion_path(tmp_path, "loss", tmp_path / "masks/P1/v1/Vertex.png", "top") \
+        == tmp_path / "loss/P1/v1/VERTEX.PNG"
+    assert companion_path(tmp_path, "photos", tmp_path / "masks/P1/v2/vertex.png", "top", photos) \
+        == tmp_path / "photos/P1/v2/top.jpg"
+    assert companion_path(tmp_path, "photos", tmp_path / "masks/P2_v1_Back.png", "back", photos) \
+        == tmp_path / "photos/P2_v1_back.jpeg"
+    assert companion_path(tmp_path, "loss", tmp_path / "masks/P2_v1_Back.png", "back") is None

@@ -21,7 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from autosalt.annotations.labels import CLASS_DISPLAY
-from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, IMAGE_EXTENSIONS, MANUAL_REQUIRED, VIEWS
+from autosalt.contract import (
+    CLASS_BACKGROUND,
+    CLASS_HAIR,
+    CLASS_IGNORE,
+    CLASS_LOSS,
+    CLASS_SKIN,
+    IMAGE_EXTENSIONS,
+    MANUAL_REQUIRED,
+    VIEWS,
+)
 from autosalt.fileio import InputError, read_loss_map, read_mask, read_photo
 from autosalt.layout import companion_path, scan_photo_folder
 from autosalt.tablefile import read_table_rows
@@ -88,9 +97,11 @@ def check_dataset(root: str | Path, split_file: str | Path | None = None) -> Dat
             report.warnings.append(f"{visit.patient}/{visit.visit}: no {', '.join(visit.missing_views)} "
                                    "view (the visit still trains; SALT needs all four)")
         for view, mask_path in sorted(visit.views.items()):
-            photo_path = companion_path(root, "photos", visit, view, IMAGE_EXTENSIONS)
+            photo_path = companion_path(root, "photos", mask_path, view, IMAGE_EXTENSIONS)
             if photo_path is None:
-                report.errors.append(f"{mask_path}: no photo photos/{visit.patient}/{visit.visit}/{view}.*")
+                relative = mask_path.relative_to(root / "masks").with_suffix(".*")
+                report.errors.append(f"{mask_path}: no photo photos/{relative.as_posix()} (the mask's "
+                                     "own relative name, any case)")
                 continue
             _check_image(report, root, visit, view, photo_path, mask_path, hashes)
     for key, visit in photo_visits.items():
@@ -105,13 +116,7 @@ def check_dataset(root: str | Path, split_file: str | Path | None = None) -> Dat
             target = report.errors if len(patients) > 1 else report.warnings
             target.append(f"identical photos (sha256 {digest[:12]}) at {names}"
                           + (" under different patients" if len(patients) > 1 else ""))
-    total = sum(report.class_pixels.values())
-    labelled = total - report.class_pixels.get(CLASS_IGNORE, 0)
-    for class_id in (1, CLASS_HAIR, CLASS_LOSS):
-        if labelled and report.class_pixels.get(class_id, 0) / labelled < RARE_CLASS_SHARE:
-            report.warnings.append(f"class balance: {CLASS_DISPLAY[class_id]} is "
-                                   f"{100 * report.class_pixels.get(class_id, 0) / labelled:.2f}% of "
-                                   "labelled pixels; mix in data that shows it")
+    report.warnings += class_balance_warnings(report.class_pixels)
     if (root / "truth.csv").is_file():
         try:
             read_table_rows(root / "truth.csv", required=MANUAL_REQUIRED)
@@ -120,6 +125,29 @@ def check_dataset(root: str | Path, split_file: str | Path | None = None) -> Dat
     if split_file is not None:
         _check_split(report, Path(split_file), hashes)
     return report
+
+
+def class_balance_warnings(class_pixels: dict[int, int]) -> list[str]:
+    """A warning for each class below :data:`RARE_CLASS_SHARE` of the labelled (not 255) pixels.
+
+    Background and skin get the reason they matter: they are what tells the network where the
+    scalp ends. Labels of the scalp alone (everything else 255) never show it a pixel of long
+    hair that is *not* scalp, so its scalp grows over hair lying on the neck and shoulders.
+    """
+    labelled = sum(class_pixels.values()) - class_pixels.get(CLASS_IGNORE, 0)
+    warnings = []
+    for class_id in (CLASS_BACKGROUND, CLASS_SKIN, CLASS_HAIR, CLASS_LOSS):
+        share = class_pixels.get(class_id, 0) / labelled if labelled else 0.0
+        if not labelled or share >= RARE_CLASS_SHARE:
+            continue
+        advice = ("mix in data that shows it" if class_id in (CLASS_HAIR, CLASS_LOSS) else
+                  "the network learns where the scalp ends from background and skin pixels; "
+                  "with scalp-only labels (the rest 255) the predicted scalp grows over long hair "
+                  "down to the neck. Label background and skin too, or at least a band around "
+                  "the head (docs/retraining.md, 'Label around the head')")
+        warnings.append(f"class balance: {CLASS_DISPLAY[class_id]} is {100 * share:.2f}% of "
+                        f"labelled pixels; {advice}")
+    return warnings
 
 
 def _check_image(report: DatasetReport, root: Path, visit, view: str, photo_path: Path,
@@ -144,7 +172,7 @@ def _check_image(report: DatasetReport, root: Path, visit, view: str, photo_path
     scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
     if not scalp.any():
         report.warnings.append(f"{mask_path}: no scalp pixels (classes 2, 3)")
-    loss_path = companion_path(root, "loss", visit, view)
+    loss_path = companion_path(root, "loss", mask_path, view)
     if loss_path is None:
         return
     try:

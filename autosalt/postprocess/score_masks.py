@@ -38,12 +38,12 @@ def load_visit(root: Path, visit: Visit) -> tuple[dict, dict, dict, list[str]]:
         names[view] = str(mask_path)
         try:
             mask = read_mask(mask_path)
-            loss_path = companion_path(root, "loss", visit, view)
+            loss_path = companion_path(root, "loss", mask_path, view)
             loss = read_loss_map(loss_path) if loss_path else None
             if loss is not None and loss.shape != mask.shape:
                 raise InputError(f"{loss_path}: loss map is {loss.shape[1]}x{loss.shape[0]} but "
                                  f"the mask is {mask.shape[1]}x{mask.shape[0]}")
-            photo_path = companion_path(root, "photos", visit, view, IMAGE_EXTENSIONS)
+            photo_path = companion_path(root, "photos", mask_path, view, IMAGE_EXTENSIONS)
             if photo_path is not None:
                 size = _photo_size(photo_path)
                 if size is None:

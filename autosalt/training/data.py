@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE, VIEWS
 from autosalt.fileio import read_loss_map, read_mask, read_photo, write_json_atomic
-from autosalt.layout import scan_labeled_folder
+from autosalt.layout import companion_path, scan_labeled_folder
 from autosalt.tablefile import read_table_rows
 
 
@@ -46,13 +46,13 @@ def list_samples(roots: list[str | os.PathLike]) -> list[Sample]:
         listings: dict[Path, list[Path]] = {}
         for visit in scan.visits:
             for view, mask_path in sorted(visit.views.items()):
-                photo = _companion(root, "photos", mask_path, view, IMAGE_EXTENSIONS, listings)
+                photo = companion_path(root, "photos", mask_path, view, IMAGE_EXTENSIONS, listings)
                 if photo is None:
                     orphans.append(mask_path)
                     continue
                 samples.append(Sample(root, f"{root.name}/{visit.patient}", visit.patient,
                                       visit.visit, view, photo, mask_path,
-                                      _companion(root, "loss", mask_path, view, (".png",), listings)))
+                                      companion_path(root, "loss", mask_path, view, (".png",), listings)))
     if orphans:
         print(f"autosalt: warning: {len(orphans)} mask(s) without a photo skipped, e.g. {orphans[0]} "
               "(a photo goes to photos/ under the mask's own relative path and name)", file=sys.stderr)
@@ -60,24 +60,6 @@ def list_samples(roots: list[str | os.PathLike]) -> list[Sample]:
         raise FileNotFoundError(f"no labeled photos found under {', '.join(map(str, roots))} "
                                 "(expected photos/ and masks/ as in data/README.md)")
     return samples
-
-
-def _companion(root: Path, kind: str, mask: Path, view: str, extensions: tuple[str, ...],
-               listings: dict[Path, list[Path]]) -> Path | None:
-    """The file in ``root/<kind>/`` that belongs to ``mask``: the same relative folder and file
-    name as the mask (``masks/P1/v1/Vertex.png`` -> ``photos/P1/v1/Vertex.JPG``), or in a
-    ``<patient>/<visit>/`` folder the canonical view name; names and extensions in any case.
-    ``listings`` caches each folder's files across calls."""
-    relative = mask.relative_to(root / "masks")
-    folder = root / kind / relative.parent
-    if folder not in listings:
-        listings[folder] = sorted(folder.iterdir()) if folder.is_dir() else []
-    names = [relative.stem.lower()] + ([view] if len(relative.parts) == 3 else [])
-    for name in names:
-        for path in listings[folder]:
-            if path.stem.lower() == name and path.suffix.lower() in extensions and path.is_file():
-                return path
-    return None
 
 
 def make_split(samples: list[Sample], val_fraction: float, seed: int) -> dict[str, list[str]]:
