@@ -279,3 +279,50 @@ def test_evaluate_masks_names_a_bad_loss_map_and_scores_the_other_images(tmp_pat
     result = evaluate_masks(tmp_path / "pred", tmp_path / "gt")
     assert result["n_images"] == 1 and result["loss_soft_jaccard"] == pytest.approx(1.0)
     assert len(result["errors"]) == 1 and str(bad) in result["errors"][0]
+
+
+SINGLE_VIEW_VISITS = [("P1", "top", 10.0, 14.0), ("P2", "left", 50.0, 40.0), ("P3", "right", 0.0, 3.0),
+                      ("P4", "back", 80.0, 75.0), ("P5", "top", 30.0, 36.0), ("P6", "back", 5.0, 4.0)]
+
+
+def test_single_view_visits_are_compared_by_view_percent(tmp_path, capsys):
+    # Real photos, one view per visit: neither table has a SALT (partial visits give only
+    # salt_min/salt_max), so evaluate compares the view columns instead of stopping.
+    predicted, manual = tmp_path / "pred.csv", tmp_path / "manual.csv"
+    header = "patient,visit,salt,top,left,right,back,status,flags,salt_min,salt_max\n"
+    columns = ("top", "left", "right", "back")
+    pred_lines, manual_lines = [header], [header]
+    for patient, view, manual_value, predicted_value in SINGLE_VIEW_VISITS:
+        for lines, value in ((pred_lines, predicted_value), (manual_lines, manual_value)):
+            cells = ",".join(str(value) if column == view else "" for column in columns)
+            lines.append(f"{patient},v1,,{cells},flagged,partial visit,1,99\n")
+    pred_lines.append("P7,v1,,90,,,,error,top.jpg unreadable,,\n")  # an error row's value is no result
+    manual_lines.append("P7,v1,,0,,,,flagged,,0,100\n")
+    predicted.write_text("".join(pred_lines))
+    manual.write_text("".join(manual_lines))
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "view percents compared on 6 visits" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["mode"] == "views" and metrics["n_visits"] == 6
+    assert metrics["only_manual"] == [{"patient": "P7", "visit": "v1"}]
+    assert {view: entry["n"] for view, entry in metrics["per_view"].items()} == {
+        "top": 2, "left": 1, "right": 1, "back": 2, "all": 6}
+    assert metrics["per_view"]["top"]["mae"] == pytest.approx(5.0)  # |14-10|, |36-30|
+    assert metrics["per_view"]["back"]["bias"] == pytest.approx(-3.0)  # -5, -1
+    differences = [p - m for *_, m, p in SINGLE_VIEW_VISITS]
+    assert metrics["per_view"]["all"]["mae"] == pytest.approx(np.abs(differences).mean(), abs=1e-4)
+    assert (out / "report.html").is_file() and (out / "metrics.csv").is_file()
+
+
+def test_by_view_compares_the_view_columns_of_complete_visits_too(tmp_path):
+    predicted, manual = write_tables(tmp_path)
+    out = tmp_path / "report"
+    assert main(["evaluate", "--pred", str(predicted), "--manual", str(manual), "--out", str(out),
+                 "--by-view"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["mode"] == "views" and metrics["per_view"]["all"]["n"] == 48
+    manual_top = np.array(MANUAL_SALTS)
+    assert metrics["per_view"]["top"]["mae"] == pytest.approx(
+        np.abs(np.array(PREDICTED_SALTS) - manual_top).mean(), abs=1e-4)

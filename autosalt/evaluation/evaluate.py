@@ -24,6 +24,7 @@ from autosalt.evaluation.agreement import Estimate
 from autosalt.evaluation.html import HtmlReport, plt, save_figure
 from autosalt.evaluation.provenance import Provenance, caveat_box, read_provenance
 from autosalt.evaluation.tables import ExcludedRow, Joined, TableError, join_scores, load_scores
+from autosalt.evaluation.views import compare_salt, evaluate_views, print_view_summary
 from autosalt.fileio import InputError, write_csv_atomic, write_json_atomic
 from autosalt.salt import AA_IGA_BANDS, S_SCALE_BANDS, aa_iga, endpoints, severity_s
 
@@ -558,9 +559,16 @@ def _rater_section(report: HtmlReport, raters: dict) -> None:
     report.table(["Comparison", "Estimate", "95% CI"], rows)
 
 
-def evaluate(predicted_path: str | Path, manual_path: str | Path, out: str | Path) -> dict:
-    """Run the whole evaluation; returns the ``metrics.json`` payload."""
+def evaluate(predicted_path: str | Path, manual_path: str | Path, out: str | Path,
+             by_view: bool = False) -> dict:
+    """Run the whole evaluation; returns the ``metrics.json`` payload.
+
+    When no visit has a SALT in both tables (single-view visits), or with ``by_view``, the
+    view percents are compared instead (:mod:`autosalt.evaluation.views`).
+    """
     predicted_path, manual_path, out = Path(predicted_path), Path(manual_path), Path(out)
+    if by_view or not compare_salt(predicted_path, manual_path):
+        return evaluate_views(predicted_path, manual_path, out)
     predicted = load_scores(predicted_path, predicted=True)
     manual = load_scores(manual_path)
     joined = join_scores(predicted, manual)
@@ -588,14 +596,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manual", required=True, type=Path,
                         help="manual scores CSV (patient, visit, salt; optional views, rater)")
     parser.add_argument("--out", required=True, type=Path, help="report folder (created)")
+    parser.add_argument("--by-view", action="store_true",
+                        help="compare the view percents (top, left, right, back) instead of SALT; "
+                             "the default when no visit has a SALT in both tables")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        payload = evaluate(args.pred, args.manual, args.out)
+        payload = evaluate(args.pred, args.manual, args.out, args.by_view)
     except InputError as error:
         print(f"autosalt evaluate: error: {error}", file=sys.stderr)
         return 2
+    if payload.get("mode") == "views":
+        print_view_summary(payload, args.out)
+        return 0
     for label, key in (("n", "n"), ("MAE", "mae"), ("bias", "bias"), ("ICC(A,1)", "icc_a1"),
                        ("CCC", "ccc"), ("kappa S-scale", "kappa_s_scale")):
         value = payload[key]
