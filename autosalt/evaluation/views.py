@@ -23,12 +23,8 @@ from autosalt.evaluation.html import HtmlReport, plt, save_figure
 from autosalt.evaluation.tables import Key, TableError, _ids, _percent, _read, _reject_duplicates
 from autosalt.fileio import write_csv_atomic, write_json_atomic
 
-#: Statistics per view, in report order: key -> (label, function of (predicted, manual)).
-VIEW_STATISTICS = {
-    "mae": ("Mean absolute error (percent of the area)", ag.mean_absolute_error),
-    "bias": ("Bias, predicted - manual (percent of the area)", ag.bias),
-    "spearman_rho": ("Spearman rho", ag.spearman),
-}
+#: Statistics per view, in report order: key in metrics.json -> function of (predicted, manual).
+VIEW_STATISTICS = {"mae": ag.mean_absolute_error, "bias": ag.bias, "spearman_rho": ag.spearman}
 
 
 def read_view_table(path: Path) -> tuple[dict[Key, dict[str, float]], set[Key]]:
@@ -94,7 +90,7 @@ def evaluate_views(predicted_path: str | Path, manual_path: str | Path, out: str
         raise TableError(f"{predicted_path} and {manual_path} share no visit with a view value "
                          "(top, left, right, back) in both: check that ids are written the same "
                          "way in both (e.g. '007' vs '7') and that the view columns are filled")
-    statistics = {view: {key: function(*pairs[view]) for key, (_, function) in VIEW_STATISTICS.items()}
+    statistics = {view: {key: function(*pairs[view]) for key, function in VIEW_STATISTICS.items()}
                   for view in pairs}
     payload = {
         "mode": "views",
