@@ -126,7 +126,7 @@ def test_partial_visit_reports_its_views_and_the_salt_range_never_a_salt(sample,
     assert whole["salt"] != "" and whole["salt_min"] == whole["salt_max"] == ""
     table = load_scores(out, predicted=True)  # the table reads back; the partial visit is skipped
     assert ("P004", "week00") not in {r.key for r in table.rows}
-    assert any(key == ("P004", "week00") and "partial visit" in reason for key, reason in table.excluded)
+    assert any(entry.key == ("P004", "week00") and entry.partial for entry in table.excluded)
 
 
 def test_missing_folder_is_a_message_not_a_traceback(tmp_path, capsys):
