@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import torch
 
+from autosalt.contract import scalp_pixels
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, NUM_CLASSES
 from autosalt.model.precision import resolve_bf16
-from autosalt.postprocess.pixel import scalp_pixels
 
 
 def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
