@@ -1,4 +1,4 @@
-"""The data contract (``shared/DATA_CONTRACT.md``) as constants.
+"""The data contract (``docs/data-format.md``) as constants.
 
 Every module that reads or writes folders, masks or score tables takes its names from here,
 so a change to the contract is a change to this one file.

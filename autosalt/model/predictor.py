@@ -44,7 +44,7 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
 
 #: Head crop of the second pass (``refine``): margin on each side, as a share of the head's
 #: long side, and the crop, as a share of the photo's long side, from which on a second pass is
-#: skipped (1.0: whenever the crop is smaller than the photo; models/MODEL_CARD.md).
+#: skipped (1.0: whenever the crop is smaller than the photo; docs/experiments/model-history.md).
 CROP_MARGIN = 0.25
 CROP_MAX_SHARE = 1.0
 
