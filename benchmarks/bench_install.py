@@ -1,4 +1,4 @@
-"""Benchmark: how long `scripts/setup.sh` takes into a fresh virtual environment, and its size.
+r"""Benchmark: how long `scripts/setup.sh` takes into a fresh virtual environment, and its size.
 
 Each run exports a git revision of the project (--revision, default HEAD) to a temporary
 folder, sets it up into a new virtual environment there (removed afterwards), records the wall
