@@ -144,14 +144,15 @@ def describe(shape: Shape) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", help="git revision to compare with (e.g. main)")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="git revision to compare with (e.g. main); may be given more than once")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     shapes = []
-    if args.baseline:
-        commit = subprocess.run(["git", "rev-parse", "--short", args.baseline], cwd=ROOT, check=True,
+    for baseline in args.baseline:
+        commit = subprocess.run(["git", "rev-parse", "--short", baseline], cwd=ROOT, check=True,
                                 capture_output=True, text=True).stdout.strip()
-        shapes.append(measure(f"baseline: {args.baseline} ({commit})", sources_at(args.baseline)))
+        shapes.append(measure(f"baseline: {baseline} ({commit})", sources_at(baseline)))
     shapes.append(measure("working tree", sources_in_tree()))
     body = ("## Code shape (`benchmarks/bench_code_shape.py`)\n\n"
             "Counted with Python's `ast`: a function's lines run from its `def` to its last line "

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from autosalt.contract import CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, CLASS_SKIN
+from autosalt.contract import (
+    CLASS_BACKGROUND,
+    CLASS_HAIR,
+    CLASS_IGNORE,
+    CLASS_LOSS,
+    CLASS_SKIN,
+    scalp_pixels,
+)
 from autosalt.synth.camera import (  # noqa: F401 (Camera re-exported)
     BACKDROP,
     EAR,
@@ -100,8 +107,7 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
         image = style.grade(image, rng)
     image = _camera_effects(image, rng)
     photo = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    loss_u8 = np.where(np.isin(mask_2d, (CLASS_HAIR, CLASS_LOSS)),
-                       np.round(loss_2d * 255), 0).astype(np.uint8)
+    loss_u8 = np.where(scalp_pixels(mask_2d), np.round(loss_2d * 255), 0).astype(np.uint8)
     if camera.mirrored:
         photo, mask_2d, loss_u8 = photo[:, ::-1], mask_2d[:, ::-1], loss_u8[:, ::-1]
     return (np.ascontiguousarray(photo), np.ascontiguousarray(mask_2d),
