@@ -50,3 +50,20 @@ def test_the_recipe_has_a_configuration_per_training_stage():
                                               "stage8"]
     for path in stages:
         assert f"configs/release/{path.name}" in recipe
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_constraints_pin_every_declared_dependency():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared += extra
+    pinned = {_requirement_name(line): line.split("==", 1)[1]
+              for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines()
+              if line and not line.startswith("#")}
+    assert not [r for r in declared if _requirement_name(r) not in pinned]
+    assert "torch==" not in "".join(project["dependencies"])  # ranges in pyproject, pins here

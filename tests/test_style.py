@@ -15,7 +15,7 @@ from bench_code_shape import cycles, measure, sources_in_tree  # noqa: E402
 #: Functions over 60 lines that wait for their own split (owned by other work in progress);
 #: no other function may grow past 60 lines.
 LONG_FUNCTIONS_TO_SPLIT = {
-    "autosalt/inference/batch.py:infer",
+    "autosalt/inference/batch.py:_score_visits",
     "autosalt/inference/batch.py:score_one_visit",
     "autosalt/evaluation/evaluate.py:write_html",
 }
