@@ -1,10 +1,15 @@
-"""The data contract (``shared/DATA_CONTRACT.md``) as constants.
+"""The data contract (``docs/data-format.md``) as constants.
 
 Every module that reads or writes folders, masks or score tables takes its names from here,
 so a change to the contract is a change to this one file.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The four SALT areas, in the order used everywhere (tables, arrays, plots).
 VIEWS: tuple[str, ...] = ("top", "left", "right", "back")
@@ -31,6 +36,12 @@ CLASS_LOSS = 3  # scalp with hair loss
 CLASS_IGNORE = 255  # unlabelled or unsure
 CLASS_NAMES: tuple[str, ...] = ("background", "skin", "scalp_hair", "scalp_loss")
 VALID_MASK_VALUES: frozenset[int] = frozenset({0, 1, 2, 3, 255})
+
+
+def scalp_pixels(mask: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): pixels of a class mask (H, W) labelled scalp, with or without hair."""
+    return (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+
 
 #: A loss-map pixel stores loss fraction x 255 (contract section 3).
 LOSS_MAP_SCALE = 255.0

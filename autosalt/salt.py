@@ -1,7 +1,7 @@
 """SALT arithmetic: per-view values to SALT, severity bands, trial endpoints, relapse.
 
 Pure functions on plain floats (percent, 0..100). The definitions are those of
-``shared/DATA_CONTRACT.md`` section 1. Bands are defined by the contract on whole percents
+``docs/data-format.md`` section 1. Bands are defined by the contract on whole percents
 (``S1 = 1-24``), so a continuous SALT is first rounded half-up to a whole percent before it
 is banded: 24.49 is S1, 24.5 is S2, 0.4 is S0. Thresholded endpoints (``SALT <= 20``) use the
 value as it is.

@@ -113,7 +113,7 @@ def main() -> int:
         f"{pipeline_text(args.tta, args.refine)} *Change "
         "vs default look*: SALT error in that look minus in the default look, visit by visit, "
         "mean with a 95% interval from a bootstrap over patients. "
-        "Which looks each model was trained on: `models/MODEL_CARD.md`. Synthetic accuracy, not "
+        "Which looks each model was trained on: `docs/experiments/model-history.md`. Synthetic accuracy, not "
         "clinical accuracy.", "",
         *table_header("look", "default look"), *rows])
     write_section(args.section, body)

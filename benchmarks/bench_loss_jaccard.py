@@ -39,9 +39,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
 
-from autosalt.contract import CLASS_IGNORE, CLASS_LOSS  # noqa: E402
+from autosalt.contract import CLASS_IGNORE, CLASS_LOSS, scalp_pixels  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
-from autosalt.postprocess.pixel import scalp_pixels  # noqa: E402
 from autosalt.tablefile import read_table_rows  # noqa: E402
 from autosalt.training.data import list_samples, load_targets  # noqa: E402
 

@@ -42,7 +42,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
-from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS  # noqa: E402
+from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS, scalp_pixels  # noqa: E402
 from autosalt.fileio import read_loss_map, read_mask, read_photo, write_png_atomic  # noqa: E402
 from autosalt.postprocess.score_masks import score_masks  # noqa: E402
 from autosalt.tablefile import read_table_rows  # noqa: E402
@@ -142,8 +142,7 @@ def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
         per_photo.append({
             "id": photo_id, "visit": visit, "view": view,
             "loss_iou": _iou(reference == CLASS_LOSS, predicted == CLASS_LOSS, valid),
-            "scalp_iou": _iou(np.isin(reference, (CLASS_HAIR, CLASS_LOSS)),
-                              np.isin(predicted, (CLASS_HAIR, CLASS_LOSS)), valid),
+            "scalp_iou": _iou(scalp_pixels(reference), scalp_pixels(predicted), valid),
             "haired_loss": loss_map[reference == CLASS_HAIR],
             "percent_error": _percent_error(reference_rows.get(photo_id), predicted_rows.get(photo_id),
                                             view)})

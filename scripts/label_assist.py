@@ -30,7 +30,7 @@ import numpy as np
 
 from autosalt.annotations.assist import cut_out_head, labelling_view, paint_polygon, split_scalp_by_colour
 from autosalt.annotations.labelme import mask_to_labelme
-from autosalt.contract import CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, CLASS_SKIN
+from autosalt.contract import CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, CLASS_SKIN, scalp_pixels
 from autosalt.fileio import read_photo, write_json_atomic, write_png_atomic
 
 CLASS_BY_NAME = {"bg": CLASS_BACKGROUND, "background": CLASS_BACKGROUND, "skin": CLASS_SKIN,
@@ -98,7 +98,7 @@ class Workspace:
         cv2.imwrite(str(self.work / f"{photo_id}_view.png"), cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
         shares = {name: 100 * float((mask == cid).mean()) for name, cid in CLASS_BY_NAME.items()
                   if name != "background"}
-        scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+        scalp = scalp_pixels(mask)
         percent = 100 * float((mask == CLASS_LOSS).sum()) / max(1, int(scalp.sum()))
         print(f"{photo_id}: {self.work / f'{photo_id}_view.png'}  loss {percent:.1f}% of scalp; "
               + ", ".join(f"{k} {v:.1f}%" for k, v in shares.items()))

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+from torchvision.utils import make_grid
 
 from autosalt.contract import VIEWS
 from autosalt.fileio import read_mask, read_photo, write_png_atomic
 from autosalt.synth.generate import SynthOptions, generate
-from autosalt.synth.render import LOOKS
+from autosalt.synth.looks import LOOKS
 from autosalt.tablefile import read_table_rows
 
 #: Mask colours (RGB): background black, skin beige, haired scalp green, loss red, ignore blue.
@@ -32,6 +34,13 @@ def tile(root: Path, patient: str, visit: str, view: str, size: int) -> tuple[np
     mask = MASK_COLOURS[read_mask(root / "masks" / patient / visit / f"{view}.png")]
     return (cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA),
             cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST))
+
+
+def grid(tiles: list[np.ndarray], columns: int, gap: int = 2) -> np.ndarray:
+    """Tiles (each (H, W, 3) uint8, all one size) in rows of ``columns``, ``gap`` white pixels
+    around each (torchvision's ``make_grid``)."""
+    batch = torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2)
+    return make_grid(batch, nrow=columns, padding=gap, pad_value=255).permute(1, 2, 0).numpy()
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:
@@ -48,7 +57,7 @@ def montage(out: Path, visits: int = 8, size: int = 160) -> None:
         lines = []
         for row in rows:
             photos, masks = zip(*(tile(root, row["patient"], row["visit"], view, size) for view in VIEWS))
-            line = np.concatenate([np.concatenate(photos, 1), np.concatenate(masks, 1)], 1)
+            line = grid([*photos, *masks], columns=2 * len(VIEWS))
             lines.append(label(line, f"{row['pattern']}: SALT {row['salt']:.1f}  (top {row['top']:.1f}, "
                                      f"left {row['left']:.1f}, right {row['right']:.1f}, "
                                      f"back {row['back']:.1f})"
@@ -67,7 +76,7 @@ def looks(out: Path, patients: int = 3, size: int = 160) -> None:
                             progress=False)
             photos = [tile(root, row["patient"], row["visit"], view, size)[0]
                       for row in rows for view in ("top", "left")]
-            lines.append(label(np.concatenate(photos, 1), f"--look {look}"))
+            lines.append(label(grid(photos, columns=len(photos)), f"--look {look}"))
         write_png_atomic(out / "synth_looks.png", np.concatenate(lines, 0))
 
 

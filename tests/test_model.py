@@ -277,3 +277,24 @@ def test_bf16_only_where_native(tiny_checkpoint, monkeypatch, capsys, native):
     assert ("no native bfloat16" in capsys.readouterr().err) is not native
     assert Predictor(tiny_checkpoint, bf16=True).bf16 is native
     assert Predictor(tiny_checkpoint, bf16=False).bf16 is False
+
+
+def test_from_model_predicts_like_the_checkpoint_it_was_saved_to(tmp_path):
+    # Validation in training wraps the in-memory network with Predictor.from_model; it must
+    # score photos exactly as the checkpoint of that network does when loaded from disk.
+    model = create_model(**ARGS).eval()
+    save_checkpoint(tmp_path / "m.pt", make_checkpoint(model, ARGS, 64, {}))
+    photo = np.random.default_rng(3).integers(0, 255, (70, 90, 3), dtype=np.uint8)
+    in_memory = Predictor.from_model(model, 64, bf16=False, channels_last=False)
+    loaded = Predictor(tmp_path / "m.pt", bf16=False, channels_last=False)
+    first, second = in_memory.predict(photo, tta=True), loaded.predict(photo, tta=True)
+    assert in_memory.model is model and in_memory.input_size == 64
+    assert np.array_equal(first.mask, second.mask) and np.allclose(first.loss, second.loss, atol=1e-6)
+
+
+def test_both_backends_share_one_predictor_interface():
+    from autosalt.inference.onnx_backend import OnnxPredictor
+    from autosalt.model.predictor import PhotoPredictor
+
+    assert issubclass(Predictor, PhotoPredictor) and issubclass(OnnxPredictor, PhotoPredictor)
+    assert OnnxPredictor.predict_batch is Predictor.predict_batch is PhotoPredictor.predict_batch

@@ -328,7 +328,7 @@ def test_unknown_front_is_flagged_only_when_it_changes_the_reading():
 
 
 def test_large_masks_are_fitted_at_the_working_size_with_the_same_result():
-    from autosalt.postprocess.pixel import scalp_pixels
+    from autosalt.contract import scalp_pixels
     from autosalt.postprocess.surface import WORKING_SIDE, working_copy
 
     def visit(px_per_cm, size):

@@ -131,7 +131,7 @@ def test_coily_look_changes_the_hair_and_the_room_not_the_truth(tmp_path):
             != read_photo(tmp_path / "coily" / "photos" / relative)).any()
     # Coiled hair has no direction to follow: the structure tensor of the curl texture is
     # nearly isotropic, where straight strands along one angle are strongly oriented.
-    from autosalt.synth.render import _curl_texture, _strand_texture
+    from autosalt.synth.textures import curl_texture, strand_texture
 
     def coherence(texture):
         gx = cv2.Sobel(texture, cv2.CV_32F, 1, 0)
@@ -140,8 +140,8 @@ def test_coily_look_changes_the_hair_and_the_room_not_the_truth(tmp_path):
         return np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy)
 
     rng = np.random.default_rng(3)
-    curls = _curl_texture(rng, (160, 160), scale=6.0)
-    strands = _strand_texture(rng, np.full((160, 160), 0.7, np.float32), (160, 160), 9)
+    curls = curl_texture(rng, (160, 160), scale=6.0)
+    strands = strand_texture(rng, np.full((160, 160), 0.7, np.float32), (160, 160), 9)
     assert curls.min() >= 0 and curls.max() <= 1
     assert coherence(curls) < 0.15 < 0.5 < coherence(strands)
 
@@ -156,68 +156,68 @@ def test_studio_look_crops_the_hair_and_darkens_the_room_not_the_truth(tmp_path)
         # Cropped hair does not stand out beyond the silhouette: far fewer "ignore" pixels.
         plain_mask = read_mask(tmp_path / "plain" / "masks" / "P001" / "week00" / f"{view}.png")
         assert (mask == CLASS_IGNORE).sum() <= 0.5 * (plain_mask == CLASS_IGNORE).sum() + 5
-    from autosalt.synth.render import _stubble_texture
-    stubble = _stubble_texture(np.random.default_rng(4), (160, 160), 5)
+    from autosalt.synth.textures import stubble_texture
+    stubble = stubble_texture(np.random.default_rng(4), (160, 160), 5)
     assert stubble.min() >= 0 and stubble.max() <= 1 and stubble.std() > 0.05
 
 
 @pytest.mark.parametrize("name, seed", [("mixed", 24), ("varied", 25), ("broad", 26)])
 def test_drawn_looks_draw_one_look_per_visit_from_their_parts_never_studio(tmp_path, name, seed):
-    from autosalt.synth import render
+    from autosalt.synth import looks, textures
 
     _render_plain_and(name, tmp_path, seed=seed)  # same truth as the default look
-    studio = render.LOOK_STYLES["studio"]
+    studio = looks.LOOK_STYLES["studio"]
     parts = {"light", "background", "hair", "grade"}
-    drawn = [render.DRAWN_LOOKS[name](np.random.default_rng(seed)) for seed in range(300)]
+    drawn = [looks.DRAWN_LOOKS[name](np.random.default_rng(seed)) for seed in range(300)]
     for look in drawn:
         assert all(getattr(look, part) is not getattr(studio, part) for part in parts - {"grade"})
         assert look.grade is None or look.grade is not studio.grade
-        if look.hair is render._short_hair:  # short hair: little volume or clumping, thinner cover
-            for setting, (low, high) in render.SHORT_HAIR_RANGES.items():
+        if look.hair is textures.short_hair:  # short hair: little volume or clumping, thinner cover
+            for setting, (low, high) in looks.SHORT_HAIR_RANGES.items():
                 assert low <= getattr(look, setting) <= high
             assert look.clumping < 0.4 and look.volume < 0.3 and look.density < 1
         else:
             assert 0.3 <= look.clumping <= 1.0 and 0.3 <= look.volume <= 1.0
             assert look.density == 1.0
-    new_parts = {"light": {render._window_backlight},
-                 "background": {render._blurred_room_background, render._tiled_background},
-                 "hair": {render._wavy_hair}, "grade": {render._phone_hdr_grade, render._dim_grade}}
+    new_parts = {"light": {looks._window_backlight},
+                 "background": {looks._blurred_room_background, looks._tiled_background},
+                 "hair": {textures.wavy_hair}, "grade": {looks._phone_hdr_grade, looks._dim_grade}}
     if name == "broad":
-        new_parts["hair"] = {render._wavy_hair, render._short_hair}
+        new_parts["hair"] = {textures.wavy_hair, textures.short_hair}
     for part in parts:  # every part is drawn, so the combinations really vary
-        trained = {getattr(render.LOOK_STYLES[look], part) for look in ("default", "drape", "coily")}
+        trained = {getattr(looks.LOOK_STYLES[look], part) for look in ("default", "drape", "coily")}
         expected = trained | new_parts[part] if name != "mixed" else trained
         assert {getattr(look, part) for look in drawn} == expected
     with pytest.raises(ValueError, match=name):
-        render.resolve_look(name)
+        looks.resolve_look(name)
     with pytest.raises(ValueError, match="unknown look 'glossy'"):
-        render.resolve_look("glossy")
+        looks.resolve_look("glossy")
 
 
 def test_mixed_look_is_unchanged_so_earlier_training_data_renders_again():
-    from autosalt.synth import render
+    from autosalt.synth import looks, textures
 
-    look = render.mixed_look(np.random.default_rng(1))  # as drawn before ``varied`` existed
+    look = looks.mixed_look(np.random.default_rng(1))  # as drawn before ``varied`` existed
     assert (look.light, look.background, look.hair, look.grade) == (
-        render._ring_flash, render._wallpaper_background, render._straight_hair,
-        render._lamp_lighting)
+        looks._ring_flash, looks._wallpaper_background, textures.straight_hair,
+        looks._lamp_lighting)
     assert (round(look.clumping, 4), round(look.volume, 4)) == (0.5183, 0.5963)
 
 
 def test_varied_look_is_unchanged_by_the_broad_family():
-    from autosalt.synth import render
+    from autosalt.synth import looks, textures
 
-    look = render.varied_look(np.random.default_rng(1))  # as drawn before ``broad`` existed
+    look = looks.varied_look(np.random.default_rng(1))  # as drawn before ``broad`` existed
     assert (look.light, look.background, look.hair, look.grade) == (
-        render._ring_flash, render._tiled_background, render._straight_hair, render._dim_grade)
+        looks._ring_flash, looks._tiled_background, textures.straight_hair, looks._dim_grade)
     assert (round(look.clumping, 4), round(look.volume, 4), look.density) == (0.5183, 0.5963, 1.0)
 
 
 def test_short_look_changes_the_photos_not_the_truth(tmp_path):
-    from autosalt.synth import render
+    from autosalt.synth import looks
 
-    short = render.LOOK_STYLES["short"]
-    for setting, (low, high) in render.SHORT_HAIR_RANGES.items():  # within broad's short hair
+    short = looks.LOOK_STYLES["short"]
+    for setting, (low, high) in looks.SHORT_HAIR_RANGES.items():  # within broad's short hair
         assert low <= getattr(short, setting) <= high
     _render_plain_and("short", tmp_path, seed=27)
     for view in ("top", "back"):
@@ -229,12 +229,12 @@ def test_short_look_changes_the_photos_not_the_truth(tmp_path):
 def test_short_hairs_thinner_cover_shows_more_scalp_with_the_same_truth():
     from dataclasses import replace
 
-    from autosalt.synth import render
+    from autosalt.synth import looks, render
     from autosalt.synth.generate import random_camera
 
     patient = make_patient(31, 0, SynthOptions(size=(128, 128)))
     # Same texture, so the random draws after the hair (shadows, camera) match: only the cover.
-    long_hair = render.Look()
+    long_hair = looks.Look()
     short_hair = replace(long_hair, density=0.6)
     bare = replace(long_hair, density=0.0)  # the same scalp under the same light, no hair drawn
     photos, truths = {}, {}
@@ -253,24 +253,24 @@ def test_short_hairs_thinner_cover_shows_more_scalp_with_the_same_truth():
 
 
 def test_varied_looks_new_parts_stay_in_range():
-    from autosalt.synth import render
+    from autosalt.synth import looks, textures
 
     rng = np.random.default_rng(5)
     size = (96, 128)
-    for background in (render._blurred_room_background, render._tiled_background):
+    for background in (looks._blurred_room_background, looks._tiled_background):
         image = background(rng, size)
         assert image.shape == size + (3,) and image.min() >= 0 and image.max() <= 1
         assert image.std() > 0.01  # not a flat wall
     scene = np.clip(rng.random(size + (3,)).astype(np.float32), 0, 1)
-    hdr, dim = render._phone_hdr_grade(scene, rng), render._dim_grade(scene, rng)
+    hdr, dim = looks._phone_hdr_grade(scene, rng), looks._dim_grade(scene, rng)
     assert np.isfinite(hdr).all() and np.isfinite(dim).all()
     dark = scene * 0.1  # HDR lifts the shadows; a dim room darkens the photo
-    assert render._phone_hdr_grade(dark, rng).mean() > dark.mean()
+    assert looks._phone_hdr_grade(dark, rng).mean() > dark.mean()
     assert dim.mean() < 0.85 * scene.mean()
     angle = np.full(size, 0.7, np.float32)
-    wavy, gaps = render._wavy_hair(rng, angle, 9)
+    wavy, gaps = textures.wavy_hair(rng, angle, 9)
     assert gaps is None and wavy.shape == size and 0 <= wavy.min() and wavy.max() <= 1
-    strands, gaps = render._short_hair(np.random.default_rng(3), np.full((96, 96), 0.4, np.float32), 9)
+    strands, gaps = textures.short_hair(np.random.default_rng(3), np.full((96, 96), 0.4, np.float32), 9)
     assert strands.shape == gaps.shape == (96, 96) and 0 <= strands.min() and strands.max() <= 1
     assert strands.std() > 0.05
 
@@ -278,16 +278,16 @@ def test_varied_looks_new_parts_stay_in_range():
 def test_diffuse_thinning_removes_hairs_rather_than_fading_them():
     # Thinning must look unlike naturally fine hair (which is evenly translucent): at a loss
     # of one half, most pixels keep their hair or show bare scalp, and the mean still halves.
-    from autosalt.synth.render import _thinning_factor
+    from autosalt.synth.textures import thinning_factor
 
     rng = np.random.default_rng(4)
     angle = np.full((160, 160), 0.7, np.float32)
     for level in (0.25, 0.5):
         loss = np.full((160, 160), level, np.float32)
-        coverage = (1.0 - loss) * _thinning_factor(rng, angle, loss, strand_length=7)
+        coverage = (1.0 - loss) * thinning_factor(rng, angle, loss, strand_length=7)
         assert abs(coverage.mean() - (1.0 - level)) < 0.05
         assert np.mean((coverage < 0.15) | (coverage > 0.85)) > 0.6
     # No loss: untouched; patches (loss near 1): evenly bare, no stray full-density pixels.
-    assert np.allclose(_thinning_factor(rng, angle, np.zeros((160, 160), np.float32), 7), 1.0)
+    assert np.allclose(thinning_factor(rng, angle, np.zeros((160, 160), np.float32), 7), 1.0)
     bald = np.full((160, 160), 0.95, np.float32)
-    assert np.all((1.0 - bald) * _thinning_factor(rng, angle, bald, 7) <= 0.051)
+    assert np.all((1.0 - bald) * thinning_factor(rng, angle, bald, 7) <= 0.051)

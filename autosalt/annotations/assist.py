@@ -22,8 +22,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from autosalt.contract import CLASS_BACKGROUND, CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, CLASS_SKIN
-from autosalt.postprocess.pixel import scalp_pixels
+from autosalt.contract import (
+    CLASS_BACKGROUND,
+    CLASS_HAIR,
+    CLASS_IGNORE,
+    CLASS_LOSS,
+    CLASS_SKIN,
+    scalp_pixels,
+)
 
 #: Overlay colour of each class in :func:`labelling_view` (RGB); background is left clear.
 CLASS_TINTS: dict[int, tuple[int, int, int]] = {

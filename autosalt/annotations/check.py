@@ -30,6 +30,7 @@ from autosalt.contract import (
     IMAGE_EXTENSIONS,
     MANUAL_REQUIRED,
     VIEWS,
+    scalp_pixels,
 )
 from autosalt.fileio import InputError, read_loss_map, read_mask, read_photo
 from autosalt.layout import companion_path, scan_photo_folder
@@ -169,7 +170,7 @@ def _check_image(report: DatasetReport, root: Path, visit, view: str, photo_path
     values, counts = np.unique(mask, return_counts=True)
     for value, count in zip(values.tolist(), counts.tolist(), strict=True):
         report.class_pixels[value] = report.class_pixels.get(value, 0) + count
-    scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+    scalp = scalp_pixels(mask)
     if not scalp.any():
         report.warnings.append(f"{mask_path}: no scalp pixels (classes 2, 3)")
     loss_path = companion_path(root, "loss", mask_path, view)

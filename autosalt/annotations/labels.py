@@ -1,7 +1,7 @@
 """Label names -> mask class ids, and the order in which overlapping shapes are painted.
 
 Raters name their polygons in many ways; the table below maps the usual names to the
-contract's class ids (``shared/DATA_CONTRACT.md`` section 3). Names are compared after
+contract's class ids (``docs/data-format.md`` section 3). Names are compared after
 lower-casing and turning spaces and dashes into underscores (``Hair loss`` = ``hair_loss``).
 A YAML file of ``name: class`` pairs (class id or contract class name) extends or overrides
 the table (``--labels map.yaml``).

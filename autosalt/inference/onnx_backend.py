@@ -2,8 +2,9 @@
 
 The exported graph is the network only (normalised image (B, 3, S, S) -> logits (B, 5, S, S),
 dynamic batch axis); letterboxing and everything after the logits stay in
-:class:`autosalt.model.predictor.Predictor`, which :class:`OnnxPredictor` reuses by swapping
-the network for an ONNX Runtime session, so both backends share one post-processing path.
+:class:`autosalt.model.predictor.PhotoPredictor`, which :class:`OnnxPredictor` shares with the
+PyTorch :class:`~autosalt.model.predictor.Predictor` by running an ONNX Runtime session as its
+network, so both backends share one post-processing path.
 The checkpoint's metadata (model id, input size, autosalt version) is stored in the ONNX
 file's metadata, so scoring with it records the same model id.
 """
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from autosalt.model.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
-from autosalt.model.predictor import Predictor
+from autosalt.model.predictor import PhotoPredictor
 
 DEFAULT_OPSET = 17
 #: Largest absolute difference of logits between PyTorch fp32 and ONNX Runtime fp32 that
@@ -70,13 +71,12 @@ class _SessionModule:
         return torch.from_numpy(logits)
 
 
-class OnnxPredictor(Predictor):
-    """:class:`Predictor` with the network run by ONNX Runtime (fp32, CPU)."""
+class OnnxPredictor(PhotoPredictor):
+    """:class:`PhotoPredictor` with the network run by ONNX Runtime (fp32, CPU)."""
 
     def __init__(self, onnx_path: str | os.PathLike, threads: int | None = None) -> None:
         import onnxruntime
 
-        self.checkpoint_path = str(onnx_path)
         if not Path(onnx_path).is_file():
             raise CheckpointError(f"{onnx_path}: ONNX model not found; make one with "
                                   "'autosalt export-onnx CHECKPOINT --out MODEL.onnx'")
@@ -93,13 +93,9 @@ class OnnxPredictor(Predictor):
             raise CheckpointError(f"{onnx_path}: not exported by 'autosalt export-onnx' "
                                   "(no autosalt metadata)")
         info = json.loads(metadata)
-        self.model = _SessionModule(session)
-        self.input_size = int(info["input_size"])
-        self.model_id = info["model_id"]
-        self.metrics = info.get("metrics", {})
-        self.device = torch.device("cpu")
-        self.channels_last = False
-        self.bf16 = False
+        super().__init__(_SessionModule(session), int(info["input_size"]), info["model_id"],
+                         info.get("metrics", {}), "cpu", bf16=False, channels_last=False)
+        self.checkpoint_path = str(onnx_path)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

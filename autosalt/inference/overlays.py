@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS, VIEWS
+from autosalt.contract import VIEWS, scalp_pixels
 
 OUTLINE_COLOUR = (255, 255, 255)
 TEXT_COLOUR = (255, 255, 255)
@@ -45,7 +45,7 @@ def _put_label(image: np.ndarray, text: str, origin: tuple[int, int], scale: flo
 
 def view_overlay(photo: np.ndarray, mask: np.ndarray, loss: np.ndarray) -> np.ndarray:
     """Photo (H, W, 3) + scalp outline + loss heat map (loss (H, W) in [0, 1]), unlabelled."""
-    scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+    scalp = scalp_pixels(mask)
     fraction = np.clip(loss, 0.0, 1.0) * scalp
     # Yellow (255, 255, 0) at low loss to red (255, 0, 0) at full loss.
     heat = np.empty_like(photo)

@@ -19,8 +19,7 @@ import cv2
 import numpy as np
 
 from autosalt.config import QualityConfig
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS, CLASS_SKIN
-from autosalt.postprocess.pixel import scalp_pixels
+from autosalt.contract import CLASS_SKIN, scalp_pixels
 
 #: Photos are measured for blur at this long side (downscaled only), so the threshold does
 #: not depend on the camera's resolution.
@@ -54,7 +53,7 @@ class ViewShape:
 
     @staticmethod
     def from_mask(mask: np.ndarray) -> ViewShape:
-        scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+        scalp = scalp_pixels(mask)
         skin = mask == CLASS_SKIN
         rows, columns = np.nonzero(scalp)
         if rows.size == 0:

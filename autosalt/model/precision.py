@@ -2,9 +2,8 @@
 
 bf16 autocast is much faster than fp32 on GPUs and on x86 CPUs with AVX512-BF16 or AMX
 (Intel Sapphire Rapids and later, AMD Zen 4 and later). Elsewhere PyTorch emulates it and it
-is much *slower*: on a 2-core AMD EPYC with AVX2 alone, one forward pass of the default
-U-Net (EfficientNet-Lite0, 4 photos at 256 px, ``channels_last``) took 3.0 s with bf16
-autocast against 0.24 s in fp32 (2026-12-02). So a request for bf16 (``train.bf16``,
+is much *slower*, many times fp32 on a CPU with AVX2 alone (figures in docs/benchmarks.md).
+So a request for bf16 (``train.bf16``,
 ``--precision bf16``) is honoured where bf16 is native and falls back to fp32, with a
 notice, where it is not.
 """

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import torch
 
+from autosalt.contract import scalp_pixels
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, NUM_CLASSES
 from autosalt.model.precision import resolve_bf16
-from autosalt.postprocess.pixel import scalp_pixels
 
 
 def letterbox(image: np.ndarray, size: int, interpolation: int = cv2.INTER_AREA
@@ -44,7 +44,7 @@ def normalise(rgb: np.ndarray) -> np.ndarray:
 
 #: Head crop of the second pass (``refine``): margin on each side, as a share of the head's
 #: long side, and the crop, as a share of the photo's long side, from which on a second pass is
-#: skipped (1.0: whenever the crop is smaller than the photo; models/MODEL_CARD.md).
+#: skipped (1.0: whenever the crop is smaller than the photo; docs/experiments/model-history.md).
 CROP_MARGIN = 0.25
 CROP_MAX_SHARE = 1.0
 
@@ -82,8 +82,8 @@ def decode_logits(logits: np.ndarray) -> Prediction:
 
     The mask is the argmax of the class logits (the argmax of their softmax; ties keep the
     lower class), the confidence the mean top-class probability over the predicted head. Done
-    with torch's reductions over the last axis rather than numpy's argmax and a softmax over
-    (5, H, W): same result, and predicting four 12-megapixel photos took 3.9 s instead of 5.5.
+    with torch's reductions over the last axis, which is faster on large photos than numpy's
+    argmax and a softmax over (5, H, W) and gives the same result.
     """
     class_logits = torch.from_numpy(logits)[..., :NUM_CLASSES]
     best, index = class_logits.max(dim=-1)
@@ -100,25 +100,26 @@ def decode_logits(logits: np.ndarray) -> Prediction:
     return Prediction(mask, loss, confidence)
 
 
-class Predictor:
-    """A loaded model that turns RGB photos of any size into full-size masks and loss maps.
+class PhotoPredictor:
+    """A network that turns RGB photos of any size into full-size masks and loss maps.
 
+    The one interface every backend shares: :class:`Predictor` (a PyTorch checkpoint) and
+    :class:`autosalt.inference.onnx_backend.OnnxPredictor` (an ONNX Runtime session) differ only
+    in how they build ``model``, a callable from a normalised (B, 3, S, S) float tensor to
+    (B, 5, S, S) logits; letterboxing, mirror averaging, the second pass and decoding are here.
     ``bf16``: bfloat16 autocast where ``device`` runs it natively (see
-    :mod:`autosalt.model.precision`); elsewhere fp32.
+    :mod:`autosalt.model.precision`); elsewhere fp32. ``channels_last``: batches are sent in that
+    memory format (the model's own format is the caller's choice).
     """
 
-    def __init__(self, checkpoint_path: str | os.PathLike, device: str = "cpu", bf16: bool = True,
-                 channels_last: bool = True) -> None:
-        self.checkpoint_path = str(checkpoint_path)
-        checkpoint = load_checkpoint(checkpoint_path)
-        self.model = model_from_checkpoint(checkpoint, checkpoint_path).to(device)
-        self.input_size = int(checkpoint["input_size"])
-        self.model_id = checkpoint.get("model_id") or os.path.basename(self.checkpoint_path)
-        self.metrics = checkpoint.get("metrics", {})
+    def __init__(self, model, input_size: int, model_id: str, metrics: dict | None = None,
+                 device: str = "cpu", bf16: bool = False, channels_last: bool = False) -> None:
+        self.model = model
+        self.input_size = int(input_size)
+        self.model_id = model_id
+        self.metrics = metrics or {}
         self.device = torch.device(device)
         self.channels_last = channels_last
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
         self.bf16 = resolve_bf16(bf16, self.device)
 
     def _autocast(self):
@@ -169,3 +170,30 @@ class Predictor:
 
     def predict(self, photo: np.ndarray, tta: bool = False, refine: bool = False) -> Prediction:
         return self.predict_batch([photo], tta, refine)[0]
+
+
+class Predictor(PhotoPredictor):
+    """:class:`PhotoPredictor` for an autosalt checkpoint file (``Predictor(path)``), or, with
+    :meth:`from_model`, for a network already in memory (validation during training)."""
+
+    def __init__(self, checkpoint_path: str | os.PathLike, device: str = "cpu", bf16: bool = True,
+                 channels_last: bool = True) -> None:
+        checkpoint = load_checkpoint(checkpoint_path)
+        model = model_from_checkpoint(checkpoint, checkpoint_path).to(device)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        super().__init__(model,
+                         int(checkpoint["input_size"]),
+                         checkpoint.get("model_id") or os.path.basename(str(checkpoint_path)),
+                         checkpoint.get("metrics", {}), device, bf16, channels_last)
+        self.checkpoint_path = str(checkpoint_path)
+
+    @staticmethod
+    def from_model(model: torch.nn.Module, input_size: int, device: str = "cpu", bf16: bool = True,
+                   channels_last: bool = True, model_id: str = "in-memory") -> PhotoPredictor:
+        """Predict with ``model`` as it is (no file round trip), e.g. to validate during training.
+
+        The model is used in place, on its own device and memory format: the caller puts it on
+        ``device`` and in eval mode.
+        """
+        return PhotoPredictor(model, input_size, model_id, None, device, bf16, channels_last)

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS
+from autosalt.contract import CLASS_LOSS, scalp_pixels
 
 
 class EmptyScalpError(ValueError):
     """A view has no scalp pixels, so its percent is undefined."""
-
-
-def scalp_pixels(mask: np.ndarray) -> np.ndarray:
-    """Boolean (H, W): pixels labelled scalp (with or without hair)."""
-    return (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
 
 
 def pixel_loss_fraction(mask: np.ndarray, loss_map: np.ndarray | None = None) -> np.ndarray:

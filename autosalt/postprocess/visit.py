@@ -7,21 +7,12 @@ network) come through :func:`score_visit`, so the two can never disagree on the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from autosalt.postprocess.pixel import EmptyScalpError, pixel_view_percent
-
-
-@dataclass
-class VisitValues:
-    """Per-view percents (None where a view could not be scored) and why."""
-
-    values: dict[str, float | None] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)  # make the visit unscorable
-    flags: list[str] = field(default_factory=list)  # ask a human to look
-
+from autosalt.postprocess.surface import surface_method
+from autosalt.postprocess.values import VisitValues
 
 #: A method takes view -> class mask (H, W) uint8 and view -> loss fraction (H, W) or None,
 #: plus view -> a name for messages (usually the file), and returns VisitValues.
@@ -43,13 +34,7 @@ def pixel_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarra
     return result
 
 
-def _surface_method(masks, losses, names) -> VisitValues:
-    from autosalt.postprocess.surface import surface_method
-
-    return surface_method(masks, losses, names)
-
-
-METHODS: dict[str, VisitMethod] = {"pixel": pixel_method, "surface": _surface_method}
+METHODS: dict[str, VisitMethod] = {"pixel": pixel_method, "surface": surface_method}
 DEFAULT_METHOD = "surface"
 
 

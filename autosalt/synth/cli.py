@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from autosalt.synth.generate import SynthOptions, generate
+from autosalt.synth.looks import LOOKS
 from autosalt.synth.patterns import PATTERN_WEIGHTS, VISIT_WEEKS
-from autosalt.synth.render import LOOKS
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

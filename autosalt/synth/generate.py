@@ -19,7 +19,9 @@ import numpy as np
 from autosalt.contract import TRUTH_COLUMNS, VIEWS
 from autosalt.fileio import write_csv_atomic, write_jpeg_atomic, write_png_atomic, write_text_atomic
 from autosalt.salt import salt_from_views
+from autosalt.synth.camera import Camera
 from autosalt.synth.head import Head, area_boundaries, integrate_views, surface_cells
+from autosalt.synth.looks import Appearance, resolve_look
 from autosalt.synth.patterns import (
     TRAJECTORIES,
     VISIT_WEEKS,
@@ -28,7 +30,7 @@ from autosalt.synth.patterns import (
     severity_at,
     stratified_kind,
 )
-from autosalt.synth.render import Appearance, Camera, render_view, resolve_look
+from autosalt.synth.render import render_view
 
 _VIEW_INDEX = {view: index for index, view in enumerate(VIEWS)}
 
@@ -45,7 +47,7 @@ class SynthOptions:
     occluders: bool = True  # clips and fingers
     pattern: str | None = None  # force one pattern kind
     stratify: bool = False  # deal pattern kinds in proportion to PATTERN_WEIGHTS (small sets)
-    look: str = "default"  # photo look, one of render.LOOKS (room, light, hair texture)
+    look: str = "default"  # photo look, one of looks.LOOKS (room, light, hair texture)
 
 
 @dataclass

@@ -252,9 +252,7 @@ def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16:
     from autosalt.postprocess.visit import DEFAULT_METHOD, score_visit
 
     methods = tuple(methods or (DEFAULT_METHOD,))
-    predictor = Predictor.__new__(Predictor)  # wrap the in-memory model, no file round trip
-    predictor.model, predictor.input_size, predictor.device = model, input_size, torch.device(device)
-    predictor.channels_last, predictor.bf16 = channels_last, resolve_bf16(bf16, device)
+    predictor = Predictor.from_model(model, input_size, device, bf16, channels_last)
     model.eval()
     results, truths = [], {}
     visits = group_visits(samples)[:max_visits] if max_visits else group_visits(samples)
