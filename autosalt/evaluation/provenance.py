@@ -15,9 +15,10 @@ from pathlib import Path
 
 from autosalt.evaluation.html import HtmlReport
 
-#: What the bundled model was validated on, as ``models/MODEL_CARD.md`` says.
-MODEL_CARD_VALIDATION = ("synthetic renders only, never a real patient photo "
-                         "(models/MODEL_CARD.md)")
+#: Said when the run does not record what its model was validated on (models trained before
+#: checkpoints carried it, a manual table): the model card is where to look.
+MODEL_CARD_VALIDATION = ("not recorded with the scores; see the model's card (models/MODEL_CARD.md "
+                         "for the bundled model); no clinical validation")
 
 
 @dataclass(frozen=True)

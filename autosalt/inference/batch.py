@@ -578,7 +578,8 @@ def run(args: argparse.Namespace) -> int:
     run_info = {
         "command": "autosalt infer", "model": {
             "path": safe_text(str(model_path)), "id": predictor.model_id, "sha256": _sha256(model_path),
-            "input_size": predictor.input_size, "metrics": predictor.metrics},
+            "input_size": predictor.input_size, "metrics": predictor.metrics,
+            "validated_on": predictor.validated_on},
         "settings": {"method": args.method, "backend": args.backend,
                      "precision": "bf16" if predictor.bf16 else "fp32",  # as run, not as asked
                      "tta": args.tta, "refine": args.refine, "allow_partial": args.allow_partial,

@@ -52,7 +52,8 @@ def export_onnx(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike,
         temporary.unlink(missing_ok=True)
     metadata = {"model_id": checkpoint.get("model_id") or Path(checkpoint_path).name,
                 "input_size": size, "autosalt_version": checkpoint.get("autosalt_version", ""),
-                "model_args": checkpoint["model_args"], "metrics": checkpoint.get("metrics", {})}
+                "model_args": checkpoint["model_args"], "metrics": checkpoint.get("metrics", {}),
+                "validated_on": checkpoint.get("validated_on", "")}
     entry = graph.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata, default=str)
     write_bytes_atomic(out_path, graph.SerializeToString())
@@ -96,6 +97,7 @@ class OnnxPredictor(PhotoPredictor):
         super().__init__(_SessionModule(session), int(info["input_size"]), info["model_id"],
                          info.get("metrics", {}), "cpu", bf16=False, channels_last=False)
         self.checkpoint_path = str(onnx_path)
+        self.validated_on = str(info.get("validated_on", ""))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

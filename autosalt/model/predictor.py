@@ -118,6 +118,7 @@ class PhotoPredictor:
         self.input_size = int(input_size)
         self.model_id = model_id
         self.metrics = metrics or {}
+        self.validated_on = ""  # what the model was validated on, where its file records it
         self.device = torch.device(device)
         self.channels_last = channels_last
         self.bf16 = resolve_bf16(bf16, self.device)
@@ -187,6 +188,7 @@ class Predictor(PhotoPredictor):
                          checkpoint.get("model_id") or os.path.basename(str(checkpoint_path)),
                          checkpoint.get("metrics", {}), device, bf16, channels_last)
         self.checkpoint_path = str(checkpoint_path)
+        self.validated_on = str(checkpoint.get("validated_on", ""))
 
     @staticmethod
     def from_model(model: torch.nn.Module, input_size: int, device: str = "cpu", bf16: bool = True,
