@@ -17,7 +17,7 @@ from autosalt.evaluation.html import HtmlReport
 
 #: Said when the run does not record what its model was validated on (models trained before
 #: checkpoints carried it, a manual table): the model card is where to look.
-MODEL_CARD_VALIDATION = ("not recorded with the scores; see the model's card (models/MODEL_CARD.md "
+MODEL_CARD_VALIDATION = ("not recorded with the scores; see the model card (models/MODEL_CARD.md "
                          "for the bundled model); no clinical validation")
 
 
