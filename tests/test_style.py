@@ -17,7 +17,6 @@ from bench_code_shape import cycles, measure, sources_in_tree  # noqa: E402
 LONG_FUNCTIONS_TO_SPLIT = {
     "autosalt/inference/batch.py:_score_visits",
     "autosalt/inference/batch.py:score_one_visit",
-    "autosalt/evaluation/evaluate.py:write_html",
 }
 
 
