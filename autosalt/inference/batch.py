@@ -498,8 +498,25 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
                   started: float) -> list[dict]:
     """Score the visits that have no record yet (all of them without ``resume``), write the
     tables and the finished ``run.json``; returns every visit's record."""
-    from tqdm import tqdm
+    records, todo = _resumed_records(visits, out, scoring, resume)
+    resumed = len(visits) - len(todo)
+    if resume:
+        print(f"resume: {resumed} visits already done, {len(todo)} to score")
+    seconds_scoring = _score_in_pipeline(visits, todo, records, out, predictor, settings, scoring,
+                                         workers=workers, progress=progress)
+    done = _finished(records)
+    write_tables(out, done, predictor.model_id, settings.method)
+    run_info.update(_run_summary(done, scored_now=len(todo), resumed=resumed,
+                                 files_skipped=files_skipped, started=started,
+                                 seconds_scoring=seconds_scoring))
+    write_json_atomic(out / "run.json", run_info)
+    return done
 
+
+def _resumed_records(visits: list[Visit], out: Path, scoring: dict,
+                     resume: bool) -> tuple[list[dict | None], list[int]]:
+    """Each visit's finished record where ``resume`` finds one (:func:`load_record`), else
+    None; and the indexes of the visits left to score."""
     records: list[dict | None] = [None] * len(visits)
     todo = []
     for index, visit in enumerate(visits):
@@ -508,12 +525,20 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
             todo.append(index)
         else:
             records[index] = record
-    resumed = len(visits) - len(todo)
-    if resume:
-        print(f"resume: {resumed} visits already done, {len(todo)} to score")
+    return records, todo
 
-    def finished() -> list[dict]:
-        return [record for record in records if record is not None]
+
+def _finished(records: list[dict | None]) -> list[dict]:
+    return [record for record in records if record is not None]
+
+
+def _score_in_pipeline(visits: list[Visit], todo: list[int], records: list[dict | None], out: Path,
+                       predictor, settings: Settings, scoring: dict, *, workers: int,
+                       progress: bool) -> float:
+    """Score the visits ``todo`` indexes, in order, into ``records``: photos decoded a few visits
+    ahead on ``workers`` threads, prediction here, files written on a writer thread, the tables
+    refreshed every :data:`TABLE_REFRESH_VISITS` visits. Returns the seconds spent scoring."""
+    from tqdm import tqdm
 
     seconds_scoring = 0.0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
@@ -550,27 +575,29 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
                 finish_oldest()
             since_refresh += 1
             if since_refresh >= TABLE_REFRESH_VISITS:
-                write_tables(out, finished(), predictor.model_id, settings.method)
+                write_tables(out, _finished(records), predictor.model_id, settings.method)
                 since_refresh = 0
         while writing:
             finish_oldest()
+    return seconds_scoring
 
-    done = finished()
-    write_tables(out, done, predictor.model_id, settings.method)
+
+def _run_summary(done: list[dict], *, scored_now: int, resumed: int, files_skipped: int,
+                 started: float, seconds_scoring: float) -> dict:
+    """What a finished run adds to ``run.json``: status, finish time, counts and timing."""
     statuses = [record["row"]["status"] for record in done]
     elapsed = time.perf_counter() - started
-    run_info.update({
+    return {
         "status": "complete", "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "counts": {"visits": len(done), "scored_now": len(todo), "resumed": resumed,
+        "counts": {"visits": len(done), "scored_now": scored_now, "resumed": resumed,
                    **{status: statuses.count(status)
                       for status in (STATUS_OK, STATUS_FLAGGED, STATUS_ERROR)},
                    "files_skipped": files_skipped},
         "timing": {"seconds_total": round(elapsed, 3),
-                   "seconds_per_scored_visit": round(elapsed / len(todo), 4) if todo else None,
-                   "seconds_scoring_per_visit": round(seconds_scoring / len(todo), 4) if todo else None,
-                   "peak_rss_mb": round(peak_rss_mb(), 1)}})
-    write_json_atomic(out / "run.json", run_info)
-    return done
+                   "seconds_per_scored_visit": round(elapsed / scored_now, 4) if scored_now else None,
+                   "seconds_scoring_per_visit":
+                       round(seconds_scoring / scored_now, 4) if scored_now else None,
+                   "peak_rss_mb": round(peak_rss_mb(), 1)}}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
