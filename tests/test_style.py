@@ -12,13 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_code_shape import cycles, measure, sources_in_tree  # noqa: E402
 
-#: Functions over 60 lines that wait for their own split (owned by other work in progress);
-#: no other function may grow past 60 lines.
-LONG_FUNCTIONS_TO_SPLIT = {
-    "autosalt/inference/batch.py:_score_visits",
-    "autosalt/inference/batch.py:score_one_visit",
-    "autosalt/evaluation/evaluate.py:write_html",
-}
+#: Functions over 60 lines that wait for their own split: none since issue 33 split the last
+#: three (batch.score_one_visit, batch._score_visits, evaluate.write_html). No function may
+#: grow past 60 lines; split it along its seams rather than adding it here.
+LONG_FUNCTIONS_TO_SPLIT: set[str] = set()
 
 
 def test_ruff_clean():

@@ -408,10 +408,31 @@ def make_plots(out: Path, joined: Joined, results: dict) -> dict[str, bytes]:
 def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estimate],
                raters: dict | None, plots: dict[str, bytes], predicted_path: Path,
                manual_path: Path, provenance: Provenance) -> None:
-    n = results["n"]
+    """``REPORT/report.html``: the inputs and caveat, methods, results tables, figures and the
+    visits compared and not compared."""
     report = HtmlReport("Agreement of automated SALT scores with manual scoring")
     report.paragraph(f"Predicted: {predicted_path}. Manual: {manual_path}.", "small")
     caveat_box(report, provenance)
+    _methods_section(report, joined, results["n"])
+    report.heading("Results")
+    _agreement_table(report, results)
+    _endpoint_table(report, results["endpoints"])
+    _confusion_tables(report, results["confusion"])
+    _error_tables(report, joined, results["per_band_mae"], views)
+    if results["by_status"]:
+        _status_table(report, results["by_status"])
+    if results["by_uncertainty"]:
+        _uncertainty_table(report, results["by_uncertainty"])
+    if raters is not None:
+        _rater_section(report, raters)
+    _figures(report, plots)
+    _visits_table(report, joined)
+    _not_compared_list(report, joined)
+    report.write(out / "report.html")
+
+
+def _methods_section(report: HtmlReport, joined: Joined, n: int) -> None:
+    """How the visits were paired, which statistics were computed and how their CIs were."""
     report.heading("Methods")
     rater_text = (f" Manual scores came from {len(joined.raters)} raters "
                   f"({', '.join(joined.raters)}); the reference for each visit is the raters' mean."
@@ -440,72 +461,97 @@ def write_html(out: Path, joined: Joined, results: dict, views: dict[str, Estima
         "z with the Bonett-Wright standard error; CCC on Fisher's z with Lin's (1989) variance; "
         "proportions by the Wilson score interval. A statistic that cannot be computed from the "
         "data (too few visits, no variance) is reported as n/a with the reason.")
-    report.heading("Results")
-    report.paragraph(f"Table 1. Agreement of predicted with manual SALT (n = {n} visits).")
+
+
+def _agreement_table(report: HtmlReport, results: dict) -> None:
+    """Table 1: every scalar agreement statistic with its CI and note."""
+    report.paragraph(f"Table 1. Agreement of predicted with manual SALT (n = {results['n']} visits).")
     report.table(["Statistic", "Estimate", "95% CI", "Note"],
                  [[STATISTICS[key], e.value, _ci_text(e), e.note]
                   for key, e in results["scalars"].items()])
+
+
+def _endpoint_table(report: HtmlReport, endpoint_results: dict) -> None:
+    """Table 2: sensitivity, specificity, accuracy and kappa of each SALT endpoint."""
     report.paragraph("Table 2. Trial endpoints, manual decision as reference.")
     rows = []
-    for name, result in results["endpoints"].items():
+    for name, result in endpoint_results.items():
         counts = result["counts"]
         for stat in ("sensitivity", "specificity", "accuracy", "kappa"):
             e = result[stat]
             rows.append([f"{ENDPOINTS[name]}: {stat}", e.value, _ci_text(e), e.note or
                          f"TP {counts['tp']}, FN {counts['fn']}, FP {counts['fp']}, TN {counts['tn']}"])
     report.table(["Endpoint", "Estimate", "95% CI", "Counts / note"], rows)
+
+
+def _confusion_tables(report: HtmlReport, confusion: dict) -> None:
+    """The S-scale and AA-IGA confusion matrices (rows manual, columns predicted)."""
     for name, labels, title in (("s_scale", S_LABELS, "S-scale"), ("aa_iga", IGA_LABELS, "AA-IGA")):
-        matrix = results["confusion"][name]
+        matrix = confusion[name]
         report.paragraph(f"Confusion matrix of {title} bands (rows manual, columns predicted).")
         report.table(["manual \\ predicted", *labels],
                      [[label, *map(int, matrix[i])] for i, label in enumerate(labels)])
+
+
+def _error_tables(report: HtmlReport, joined: Joined, per_band_mae: dict,
+                  views: dict[str, Estimate]) -> None:
+    """MAE per manual S-scale band, and per view where the manual table has view scores."""
     report.paragraph("Mean absolute error by manual S-scale band and by view.")
     report.table(["Band", "n", "MAE"], [[band, v["n"], v["mae"]] for band, v in
-                                        results["per_band_mae"].items()])
+                                        per_band_mae.items()])
     if views:
         report.table(["View", "n", "MAE (percent of area)", "95% CI"],
                      [[view, int(joined.view_pairs[view][0].size), e.value, _ci_text(e)]
                       for view, e in views.items()])
     else:
         report.paragraph("The manual table has no per-view scores, so per-view error is not reported.")
-    if results["by_status"]:
-        report.paragraph("Agreement by the status batch scoring gave each visit: 'ok', or "
-                         "'flagged' for a person to review (blur, exposure, a poor surface fit, "
-                         "views that do not match their names; the flags column says which). "
-                         "Flags are useful when the large errors fall among the flagged visits.")
-        report.table(["Status", "n", "Share of visits", "MAE", "95% CI", "Bias", "95% CI",
-                      "Largest error"],
-                     [[status, entry["n"], f"{100 * entry['share']:.0f}%", entry["mae"].value,
-                       _ci_text(entry["mae"]), entry["bias"].value, _ci_text(entry["bias"]),
-                       entry["max_abs_error"]] for status, entry in results["by_status"].items()])
-    if results["by_uncertainty"]:
-        statistics = results["by_uncertainty"]
-        rho = statistics["spearman"]
-        report.paragraph(
-            "Agreement by the network's uncertainty (batch scoring's 'uncertainty' column: 100 x (1 - "
-            "its mean top-class probability over the head), in thirds of the visits from least to "
-            f"most uncertain. Spearman rho between uncertainty and absolute error: {rho.value:.2f} "
-            f"{_ci_text(rho)} (n {statistics['n']}). A useful uncertainty puts the large errors "
-            "in the top third.")
-        report.table(["Third", "n", "Uncertainty", "MAE", "95% CI", "Largest error"],
-                     [[name, entry["n"], f"{entry['range'][0]:.2f}-{entry['range'][1]:.2f}",
-                       entry["mae"].value, _ci_text(entry["mae"]), entry["max_abs_error"]]
-                      for name, entry in statistics["thirds"].items()])
-    if raters is not None:
-        _rater_section(report, raters)
+
+
+def _status_table(report: HtmlReport, by_status: dict) -> None:
+    """Agreement per batch-scoring status (ok, flagged)."""
+    report.paragraph("Agreement by the status batch scoring gave each visit: 'ok', or "
+                     "'flagged' for a person to review (blur, exposure, a poor surface fit, "
+                     "views that do not match their names; the flags column says which). "
+                     "Flags are useful when the large errors fall among the flagged visits.")
+    report.table(["Status", "n", "Share of visits", "MAE", "95% CI", "Bias", "95% CI",
+                  "Largest error"],
+                 [[status, entry["n"], f"{100 * entry['share']:.0f}%", entry["mae"].value,
+                   _ci_text(entry["mae"]), entry["bias"].value, _ci_text(entry["bias"]),
+                   entry["max_abs_error"]] for status, entry in by_status.items()])
+
+
+def _uncertainty_table(report: HtmlReport, statistics: dict) -> None:
+    """Agreement per third of the network's uncertainty, and its rank correlation with the error."""
+    rho = statistics["spearman"]
+    report.paragraph(
+        "Agreement by the network's uncertainty (batch scoring's 'uncertainty' column: 100 x (1 - "
+        "its mean top-class probability over the head), in thirds of the visits from least to "
+        f"most uncertain. Spearman rho between uncertainty and absolute error: {rho.value:.2f} "
+        f"{_ci_text(rho)} (n {statistics['n']}). A useful uncertainty puts the large errors "
+        "in the top third.")
+    report.table(["Third", "n", "Uncertainty", "MAE", "95% CI", "Largest error"],
+                 [[name, entry["n"], f"{entry['range'][0]:.2f}-{entry['range'][1]:.2f}",
+                   entry["mae"].value, _ci_text(entry["mae"]), entry["max_abs_error"]]
+                  for name, entry in statistics["thirds"].items()])
+
+
+def _figures(report: HtmlReport, plots: dict[str, bytes]) -> None:
+    """Figures 1-3: scatter, Bland-Altman, and errors per view and band."""
     report.image(plots["scatter"], "Figure 1. Predicted vs manual SALT; the diagonal is perfect "
                  "agreement, dotted lines mark SALT 10 and 20.", width=480)
     report.image(plots["bland_altman"], "Figure 2. Bland-Altman plot: difference against mean, "
                  "with bias and 95% limits of agreement.", width=560)
     report.image(plots["errors"], "Figure 3. Absolute error per view (where manual per-view "
                  "scores exist) and per manual S-scale band.", width=820)
-    _visits_table(report, joined)
+
+
+def _not_compared_list(report: HtmlReport, joined: Joined) -> None:
+    """The visits left out, and those found in only one table, if any."""
     if joined.excluded or joined.only_predicted or joined.only_manual:
         report.heading("Visits not compared")
         report.bullets([f"{e.key[0]}/{e.key[1]}: left out, {e.reason}" for e in joined.excluded]
                        + [f"{p}/{v}: only in the predicted table" for p, v in joined.only_predicted]
                        + [f"{p}/{v}: only in the manual table" for p, v in joined.only_manual])
-    report.write(out / "report.html")
 
 
 def _excluded_text(excluded: list[ExcludedRow]) -> str:

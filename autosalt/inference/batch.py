@@ -185,6 +185,19 @@ def visit_uncertainty(confidences: Sequence[float]) -> float | None:
     return round(100.0 * (1.0 - float(np.mean(confidences))), 2) if confidences else None
 
 
+@dataclass
+class CheckedViews:
+    """A visit's predictions and what the quality checks and the scoring made of them; the
+    defaults are a visit that was not predicted."""
+    views: list[str] = field(default_factory=list)  # the predicted views, in VIEWS order
+    predictions: list = field(default_factory=list)  # their predictions, in the same order
+    values: dict[str, float | None] = field(default_factory=dict)  # view -> percent
+    flags: list[str] = field(default_factory=list)  # quality checks', then scoring's
+    errors: list[str] = field(default_factory=list)  # scoring's
+    quality_codes: dict[str, list[str]] = field(
+        default_factory=lambda: {view: [] for view in VIEWS})
+
+
 def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Settings,
                     out: Path, scoring: dict | None = None) -> tuple[dict, Callable[[], dict]]:
     """Predict, check and score one visit (``scoring``: what it was scored with, kept in the
@@ -196,68 +209,107 @@ def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Setting
     """
     started = time.perf_counter()
     names = {view: safe_text(str(path)) for view, path in visit.views.items()}
-    errors = [f"{safe_text(visit.patient)}/{safe_text(visit.visit)}: {problem}"
-              for problem in visit.problems] + decoded.errors
-    flags = []
-    if safe_text(visit.patient) != visit.patient or safe_text(visit.visit) != visit.visit:
-        flags.append("folder or file name is not valid UTF-8 (shown with \\x escapes)")
-    quality_codes: dict[str, list[str]] = {view: [] for view in VIEWS}
-    details: dict[str, dict] = {view: {"file": name} for view, name in names.items()}
-    values: dict[str, float | None] = {}
     outputs = Outputs(out, visit)
-    try:
-        outputs.check(list(visit.views))
-        writable = True
-    except UnsafePathError as error:
-        errors.append(str(error))
-        writable = False
-    can_score = not errors and decoded.photos and (settings.allow_partial or not visit.missing_views)
+    errors, writable = _visit_errors(visit, decoded, outputs)
+    can_score = bool(not errors and decoded.photos
+                     and (settings.allow_partial or not visit.missing_views))
     row_errors = list(errors)
     if not errors and visit.missing_views and not settings.allow_partial:
         row_errors.append(missing_views_error(visit.missing_views))
-    if can_score:
-        views = [view for view in VIEWS if view in decoded.photos]
-        predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta,
-                                              settings.refine)
-        masks = {view: p.mask for view, p in zip(views, predictions)}
-        losses = {view: p.loss for view, p in zip(views, predictions)}
-        for view, prediction in zip(views, predictions):
-            view_flags = check_view(decoded.photos[view], prediction.mask, view, settings.quality)
-            partial = check_partial_loss(prediction.mask, prediction.loss, settings.quality)
-            for flag in view_flags + ([partial] if partial else []):
-                flags.append(f"{names[view]}: {flag.reason}")
-                quality_codes[view].append(flag.code)
-            details[view]["confidence"] = round(prediction.confidence, 4)
-        swap = check_left_right(masks, settings.quality)
-        if swap is not None:
-            flags.append(swap.reason)
-            quality_codes["left"].append(swap.code)
-            quality_codes["right"].append(swap.code)
-        result = score_visit(masks, losses, names, settings.method)
-        values = result.values
-        row_errors += result.errors
-        flags += result.flags
-    row = score_row(safe_text(visit.patient), safe_text(visit.visit), values, errors=row_errors,
-                    flags=flags, allow_partial=settings.allow_partial, method=settings.method,
-                    model=predictor.model_id)
-    row["uncertainty"] = visit_uncertainty([p.confidence for p in predictions]) if can_score else None
-    row["version"] = __version__
-    for view in VIEWS:
-        row[f"quality_{view}"] = ";".join(quality_codes[view])
-        if view in details:
-            details[view]["percent"] = values.get(view)
-            details[view]["quality"] = quality_codes[view]
-    record = {"row": row, "views": details, "model": predictor.model_id, "scoring": scoring,
-              "seconds": round(time.perf_counter() - started, 4)}
+    checked = _predict_and_check(decoded, predictor, settings, names) if can_score else CheckedViews()
+    row = _visit_row(visit, checked, row_errors, settings, predictor.model_id)
+    record = {"row": row, "views": _view_details(names, checked), "model": predictor.model_id,
+              "scoring": scoring, "seconds": round(time.perf_counter() - started, 4)}
 
     def write() -> dict:
         if can_score:
-            _write_images(visit, decoded, views, predictions, row, settings, outputs)
+            _write_images(visit, decoded, checked.views, checked.predictions, row, settings, outputs)
         if writable:  # last: the visit counts as done from here on
             write_json_atomic(outputs.record, record)
         return record
 
     return record, write
+
+
+def _visit_errors(visit: Visit, decoded: Decoded, outputs: Outputs) -> tuple[list[str], bool]:
+    """What stops a visit before prediction (the folder's problems, photos that could not be
+    read, a file a link would take out of OUT), and whether its files can be written."""
+    errors = [f"{safe_text(visit.patient)}/{safe_text(visit.visit)}: {problem}"
+              for problem in visit.problems] + decoded.errors
+    try:
+        outputs.check(list(visit.views))
+    except UnsafePathError as error:
+        return errors + [str(error)], False
+    return errors, True
+
+
+def _predict_and_check(decoded: Decoded, predictor, settings: Settings,
+                       names: dict[str, str]) -> CheckedViews:
+    """Predict the visit's views in one batch, run the quality checks on each and on the
+    left/right pair, and turn the masks into per-view percents."""
+    views = [view for view in VIEWS if view in decoded.photos]
+    predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta,
+                                          settings.refine)
+    masks = {view: p.mask for view, p in zip(views, predictions)}
+    losses = {view: p.loss for view, p in zip(views, predictions)}
+    flags, quality_codes = _quality_flags(decoded, views, predictions, masks, names,
+                                          settings.quality)
+    result = score_visit(masks, losses, names, settings.method)
+    return CheckedViews(views, predictions, result.values, flags + result.flags, result.errors,
+                        quality_codes)
+
+
+def _quality_flags(decoded: Decoded, views: list[str], predictions: list,
+                   masks: dict[str, np.ndarray], names: dict[str, str],
+                   quality: QualityConfig) -> tuple[list[str], dict[str, list[str]]]:
+    """The quality checks' reasons (each naming its file) and each view's flag codes."""
+    flags: list[str] = []
+    codes: dict[str, list[str]] = {view: [] for view in VIEWS}
+    for view, prediction in zip(views, predictions):
+        view_flags = check_view(decoded.photos[view], prediction.mask, view, quality)
+        partial = check_partial_loss(prediction.mask, prediction.loss, quality)
+        for flag in view_flags + ([partial] if partial else []):
+            flags.append(f"{names[view]}: {flag.reason}")
+            codes[view].append(flag.code)
+    swap = check_left_right(masks, quality)
+    if swap is not None:
+        flags.append(swap.reason)
+        codes["left"].append(swap.code)
+        codes["right"].append(swap.code)
+    return flags, codes
+
+
+def _name_flags(visit: Visit) -> list[str]:
+    """A flag when the visit's folder or file names are not valid UTF-8."""
+    if safe_text(visit.patient) != visit.patient or safe_text(visit.visit) != visit.visit:
+        return ["folder or file name is not valid UTF-8 (shown with \\x escapes)"]
+    return []
+
+
+def _visit_row(visit: Visit, checked: CheckedViews, errors: list[str], settings: Settings,
+               model_id: str) -> dict:
+    """The visit's row of OUT/scores.csv (:data:`SCORE_COLUMNS`)."""
+    row = score_row(safe_text(visit.patient), safe_text(visit.visit), checked.values,
+                    errors=errors + checked.errors, flags=_name_flags(visit) + checked.flags,
+                    allow_partial=settings.allow_partial, method=settings.method, model=model_id)
+    row["uncertainty"] = visit_uncertainty([p.confidence for p in checked.predictions])
+    row["version"] = __version__
+    for view in VIEWS:
+        row[f"quality_{view}"] = ";".join(checked.quality_codes[view])
+    return row
+
+
+def _view_details(names: dict[str, str], checked: CheckedViews) -> dict[str, dict]:
+    """Per view in the visit's folder: its file, and where predicted its confidence, percent
+    and quality flag codes."""
+    details: dict[str, dict] = {view: {"file": name} for view, name in names.items()}
+    for view, prediction in zip(checked.views, checked.predictions):
+        details[view]["confidence"] = round(prediction.confidence, 4)
+    for view in VIEWS:
+        if view in details:
+            details[view]["percent"] = checked.values.get(view)
+            details[view]["quality"] = checked.quality_codes[view]
+    return details
 
 
 def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions: list, row: dict,
@@ -446,8 +498,25 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
                   started: float) -> list[dict]:
     """Score the visits that have no record yet (all of them without ``resume``), write the
     tables and the finished ``run.json``; returns every visit's record."""
-    from tqdm import tqdm
+    records, todo = _resumed_records(visits, out, scoring, resume)
+    resumed = len(visits) - len(todo)
+    if resume:
+        print(f"resume: {resumed} visits already done, {len(todo)} to score")
+    seconds_scoring = _score_in_pipeline(visits, todo, records, out, predictor, settings, scoring,
+                                         workers=workers, progress=progress)
+    done = _finished(records)
+    write_tables(out, done, predictor.model_id, settings.method)
+    run_info.update(_run_summary(done, scored_now=len(todo), resumed=resumed,
+                                 files_skipped=files_skipped, started=started,
+                                 seconds_scoring=seconds_scoring))
+    write_json_atomic(out / "run.json", run_info)
+    return done
 
+
+def _resumed_records(visits: list[Visit], out: Path, scoring: dict,
+                     resume: bool) -> tuple[list[dict | None], list[int]]:
+    """Each visit's finished record where ``resume`` finds one (:func:`load_record`), else
+    None; and the indexes of the visits left to score."""
     records: list[dict | None] = [None] * len(visits)
     todo = []
     for index, visit in enumerate(visits):
@@ -456,12 +525,20 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
             todo.append(index)
         else:
             records[index] = record
-    resumed = len(visits) - len(todo)
-    if resume:
-        print(f"resume: {resumed} visits already done, {len(todo)} to score")
+    return records, todo
 
-    def finished() -> list[dict]:
-        return [record for record in records if record is not None]
+
+def _finished(records: list[dict | None]) -> list[dict]:
+    return [record for record in records if record is not None]
+
+
+def _score_in_pipeline(visits: list[Visit], todo: list[int], records: list[dict | None], out: Path,
+                       predictor, settings: Settings, scoring: dict, *, workers: int,
+                       progress: bool) -> float:
+    """Score the visits ``todo`` indexes, in order, into ``records``: photos decoded a few visits
+    ahead on ``workers`` threads, prediction here, files written on a writer thread, the tables
+    refreshed every :data:`TABLE_REFRESH_VISITS` visits. Returns the seconds spent scoring."""
+    from tqdm import tqdm
 
     seconds_scoring = 0.0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
@@ -498,27 +575,29 @@ def _score_visits(visits: list[Visit], out: Path, predictor, settings: Settings,
                 finish_oldest()
             since_refresh += 1
             if since_refresh >= TABLE_REFRESH_VISITS:
-                write_tables(out, finished(), predictor.model_id, settings.method)
+                write_tables(out, _finished(records), predictor.model_id, settings.method)
                 since_refresh = 0
         while writing:
             finish_oldest()
+    return seconds_scoring
 
-    done = finished()
-    write_tables(out, done, predictor.model_id, settings.method)
+
+def _run_summary(done: list[dict], *, scored_now: int, resumed: int, files_skipped: int,
+                 started: float, seconds_scoring: float) -> dict:
+    """What a finished run adds to ``run.json``: status, finish time, counts and timing."""
     statuses = [record["row"]["status"] for record in done]
     elapsed = time.perf_counter() - started
-    run_info.update({
+    return {
         "status": "complete", "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "counts": {"visits": len(done), "scored_now": len(todo), "resumed": resumed,
+        "counts": {"visits": len(done), "scored_now": scored_now, "resumed": resumed,
                    **{status: statuses.count(status)
                       for status in (STATUS_OK, STATUS_FLAGGED, STATUS_ERROR)},
                    "files_skipped": files_skipped},
         "timing": {"seconds_total": round(elapsed, 3),
-                   "seconds_per_scored_visit": round(elapsed / len(todo), 4) if todo else None,
-                   "seconds_scoring_per_visit": round(seconds_scoring / len(todo), 4) if todo else None,
-                   "peak_rss_mb": round(peak_rss_mb(), 1)}})
-    write_json_atomic(out / "run.json", run_info)
-    return done
+                   "seconds_per_scored_visit": round(elapsed / scored_now, 4) if scored_now else None,
+                   "seconds_scoring_per_visit":
+                       round(seconds_scoring / scored_now, 4) if scored_now else None,
+                   "peak_rss_mb": round(peak_rss_mb(), 1)}}
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
