@@ -28,7 +28,7 @@ from _report import machine, write_section  # noqa: E402
 
 from autosalt.cli import main as autosalt  # noqa: E402
 from autosalt.contract import VIEWS  # noqa: E402
-from autosalt.evaluation.evaluate import THIRDS  # noqa: E402
+from autosalt.evaluation.evaluate_stats import THIRDS  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.tablefile import read_table_rows  # noqa: E402
 from autosalt.training.data import read_truth  # noqa: E402
