@@ -104,7 +104,7 @@ def test_scores_a_folder_and_writes_every_output(synth, predictor, tmp_path, cap
 
 
 def test_visit_uncertainty_is_the_mean_doubt_in_percent():
-    from autosalt.inference.batch import visit_uncertainty
+    from autosalt.inference.visit_scoring import visit_uncertainty
 
     assert visit_uncertainty([0.98, 0.96, 0.99, 0.95]) == pytest.approx(3.0)
     assert visit_uncertainty([1.0]) == 0.0

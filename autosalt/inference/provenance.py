@@ -16,7 +16,7 @@ def scoring_settings(settings: dict, model_id: str, run_info: dict) -> dict:
     """The settings that decide a row's values and files, as plain JSON values.
 
     Args:
-        settings: the run's :class:`autosalt.inference.batch.Settings` as a dict.
+        settings: the run's :class:`autosalt.inference.visit_scoring.Settings` as a dict.
         model_id: the id stored in the checkpoint.
         run_info: what ``run.json`` records: ``model.sha256`` (the model file's hash) and
             ``settings.backend`` / ``settings.precision`` (as run); None where not given.
