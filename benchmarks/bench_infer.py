@@ -1,8 +1,8 @@
 """Batch scoring speed and memory: seconds per 4-view visit and peak memory per backend.
 
     python benchmarks/bench_infer.py [--model models/autosalt-default.pt] [--visits 10 100]
-                                     [--size 1024 768] [--backends torch-fp32 torch-bf16 onnxruntime]
-                                     [--no-tta] [--no-refine] [--work DIR]
+                                     [--size 1024 768] [--backends defaults torch-fp32 torch-bf16 onnxruntime]
+                                     [--no-tta] [--no-refine] [--work DIR] [--profile]
 
 Each run is a fresh ``autosalt infer`` process on a study of N visits (a few distinct
 synthetic visits rendered at ``--size``, copied N times under new ids, so the cost of
@@ -17,7 +17,8 @@ Writes the ``infer_<cpu capability>`` section of docs/benchmarks.md (e.g. ``infe
 ``infer_avx2_no_tta`` with ``--no-tta``, ``..._no_refine`` with ``--no-refine``, ``..._3024x4032``
 with a ``--size`` other than the default); the torch-bf16 row is skipped where bf16 is not
 native (autosalt would run fp32 there). Peak memory is the ``autosalt infer`` process's own
-(``VmHWM`` on Linux), not that of this script.
+(``VmHWM`` on Linux), not that of this script. The ``defaults`` row is ``autosalt infer`` as a
+user runs it (torch, ``--precision auto``); ``--profile`` adds where its time goes.
 """
 
 from __future__ import annotations
@@ -41,10 +42,19 @@ from autosalt.model.precision import native_bf16  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
 
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
-BACKENDS = {"torch-fp32": ["--backend", "torch", "--precision", "fp32"],
+BACKENDS = {"defaults": [],  # as a user runs it: torch, --precision auto
+            "torch-fp32": ["--backend", "torch", "--precision", "fp32"],
             "torch-bf16": ["--backend", "torch", "--precision", "bf16"],
             "onnxruntime": ["--backend", "onnxruntime"]}
 TARGET_SECONDS = 0.5
+#: Profile breakdown (``--profile``): stage -> (file name, function) whose cumulative time it is.
+STAGES = {
+    "network (letterbox, forward passes)": ("predictor.py", "_logits"),
+    "masks at photo size (resize, argmax, loss map)": ("predictor.py", "_decode"),
+    "post-processing (surface fit, percents, SALT)": ("visit.py", "score_visit"),
+    "quality checks": ("visit_scoring.py", "_quality_flags"),
+    "writing masks, loss maps, overlays, summary": ("visit_scoring.py", "_write_images"),
+}
 DEFAULT_SIZE = [1024, 768]  # photo height, width
 DISTINCT_VISITS = 4
 
@@ -85,6 +95,29 @@ def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | 
     return {"visits": info["counts"]["visits"], **info["timing"]}
 
 
+def profile_defaults(source: Path, temporary: Path, model: Path,
+                     count: int) -> list[tuple[str, float, float]]:
+    """(stage, seconds per visit, share) of one ``autosalt infer`` run with its defaults, under
+    cProfile; the last row is the rest of the scoring loop."""
+    import pstats
+
+    photos = make_study(source, temporary / "study_profile", count)
+    profile = temporary / "infer.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "autosalt", "infer", str(photos),
+               "--out", str(temporary / "out-profile"), "--model", str(model), "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    cumulative = {}
+    for (filename, _, function), (_, _, _, seconds, _) in pstats.Stats(str(profile)).stats.items():
+        key = (Path(filename).name, function)
+        cumulative[key] = cumulative.get(key, 0.0) + seconds
+    total = cumulative[("batch.py", "_score_in_pipeline")]
+    rows = [(stage, cumulative.get(key, 0.0)) for stage, key in STAGES.items()]
+    rows.append(("rest of the scoring loop", total - sum(seconds for _, seconds in rows)))
+    return [(stage, seconds / count, seconds / total) for stage, seconds in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -97,6 +130,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder that keeps the rendered photos between runs (default: temporary)")
     parser.add_argument("--no-write", action="store_true", help="print only, keep docs unchanged")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one run with the defaults (cProfile) and report where the "
+                             "time goes")
     args = parser.parse_args()
     started_on = machine()
     capability = torch.backends.cpu.get_cpu_capability()
@@ -125,6 +161,7 @@ def main() -> None:
                       f"{result['peak_rss_mb']:.0f} MB", flush=True)
                 shutil.rmtree(out)
             shutil.rmtree(photos.parent)
+        breakdown = profile_defaults(source, temporary, model, max(args.visits)) if args.profile else []
     photo_size = "" if args.size == DEFAULT_SIZE else f"{args.size[1]}x{args.size[0]}"
     lines = [
         f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'}"
@@ -150,6 +187,12 @@ def main() -> None:
                f"not met: best {best['seconds_per_scored_visit']:.2f} s ({best['backend']}), "
                f"{best['seconds_per_scored_visit'] / TARGET_SECONDS:.1f}x the target")
     lines += ["", f"Target <= {TARGET_SECONDS} s per 4-view visit on this 2-core CPU: {verdict}."]
+    if breakdown:
+        lines += ["", f"Where the time goes with the defaults ({max(args.visits)} visits, one run under "
+                  "`cProfile`, which slows Python-level code more than the network; photo decoding "
+                  "runs in threads the profile does not see):", "",
+                  "| stage | s / visit | share of scoring |", "|---|---:|---:|"]
+        lines += [f"| {stage} | {seconds:.3f} | {share:.0%} |" for stage, seconds, share in breakdown]
     print("\n".join(lines))
     if not args.no_write:
         write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}"

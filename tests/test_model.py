@@ -259,6 +259,40 @@ def test_refine_predicts_a_small_head_again_on_a_crop_around_it(tiny_checkpoint)
     assert len(seen) == 1
 
 
+def test_head_crop_found_on_a_smaller_mask_is_returned_in_the_photos_pixels():
+    photo_mask = np.zeros((400, 600), np.uint8)
+    photo_mask[160:240, 200:280] = 2
+    small = photo_mask[::4, ::4]  # the same view at the network's size
+    assert head_crop(small, photo_shape=(400, 600)) == head_crop(photo_mask)
+    assert head_crop(small, photo_shape=(400, 600)) != head_crop(small)
+
+
+def test_refine_finds_the_head_with_one_plain_pass_and_mirrors_only_the_pass_kept(tiny_checkpoint):
+    # With mirror TTA and the second pass: a small head costs one plain pass (to find it) and the
+    # crop's two; a head that fills the frame the plain pass and its mirror, averaged.
+    predictor = Predictor(tiny_checkpoint, bf16=False, channels_last=False)
+    calls = []
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        calls.append(batch.shape[0])
+        red = (batch[:, :1] > 0).float()
+        left = torch.zeros_like(red)
+        left[..., : red.shape[-1] // 2] = 1.0  # not mirror-symmetric: shows whether TTA averaged
+        return torch.cat([1 - 2 * red, 0 * red, 2 * red + left, 0 * red, 0 * red], dim=1)
+
+    predictor.model = network
+    small = np.zeros((200, 200, 3), np.uint8)
+    small[90:120, 120:150, 0] = 255
+    large = np.zeros((200, 200, 3), np.uint8)
+    large[5:195, 5:195, 0] = 255
+    predictions = predictor.predict_batch([small, large], tta=True, refine=True)
+    assert calls == [2, 1, 1, 1]  # both plain; the large one's mirror; the small crop and its mirror
+    assert (predictions[0].mask[:80] == 0).all() and (predictions[0].mask[100:110, 130:140] == 2).all()
+    once = predictor.predict_batch([large], tta=True, refine=False)[0]
+    assert np.array_equal(predictions[1].mask, once.mask)
+    assert np.allclose(predictions[1].loss, once.loss)
+
+
 def test_letterbox_keeps_aspect():
     padded, (h, w) = letterbox(np.ones((50, 100, 3), np.uint8), 64)
     assert padded.shape == (64, 64, 3) and (h, w) == (32, 64)
@@ -298,3 +332,17 @@ def test_both_backends_share_one_predictor_interface():
 
     assert issubclass(Predictor, PhotoPredictor) and issubclass(OnnxPredictor, PhotoPredictor)
     assert OnnxPredictor.predict_batch is Predictor.predict_batch is PhotoPredictor.predict_batch
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_infer_precision_auto_is_bf16_only_where_native(tiny_checkpoint, tmp_path, monkeypatch, capsys,
+                                                        native):
+    from autosalt.inference.batch import load_predictor
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(precision, "_noticed", set())
+    predictor, _ = load_predictor(tiny_checkpoint, "torch", "auto", tmp_path)
+    assert predictor.bf16 is native
+    assert "no native bfloat16" not in capsys.readouterr().err  # auto falls back silently
+    assert load_predictor(tiny_checkpoint, "torch", "fp32", tmp_path)[0].bf16 is False

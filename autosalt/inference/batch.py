@@ -170,9 +170,11 @@ def load_predictor(model: Path, backend: str, precision: str, out: Path):
             if model.suffix != ".onnx":
                 model = export_onnx(model, out / "model.onnx")
             return OnnxPredictor(model), model
+        from autosalt.model.precision import native_bf16
         from autosalt.model.predictor import Predictor
 
-        return Predictor(model, bf16=precision == "bf16", channels_last=True), model
+        bf16 = precision == "bf16" or (precision == "auto" and native_bf16("cpu"))
+        return Predictor(model, bf16=bf16, channels_last=True), model
     except CheckpointError as error:
         raise ValueError(str(error)) from None
 
@@ -346,9 +348,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"masks -> per-view percent (default: {DEFAULT_METHOD})")
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="torch (default) or onnxruntime (a .pt model is exported to OUT/model.onnx)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="torch backend: fp32 (default) or bf16 autocast (only where the CPU or GPU "
-                             "runs bf16 natively; else fp32)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="torch backend: auto (default: bf16 autocast where the CPU or GPU runs "
+                             "bf16 natively, else fp32), fp32, or bf16 (where native; else fp32 "
+                             "with a notice)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
                         help="average each prediction with the mirrored photo's (default; "
                              "--no-tta runs the network once per photo instead of twice)")

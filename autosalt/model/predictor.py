@@ -49,18 +49,23 @@ CROP_MARGIN = 0.25
 CROP_MAX_SHARE = 1.0
 
 
-def head_crop(mask: np.ndarray, margin: float = CROP_MARGIN, max_share: float = CROP_MAX_SHARE
-              ) -> tuple[slice, slice] | None:
+def head_crop(mask: np.ndarray, margin: float = CROP_MARGIN, max_share: float = CROP_MAX_SHARE,
+              photo_shape: tuple[int, int] | None = None) -> tuple[slice, slice] | None:
     """The square around the predicted head (classes > 0) plus ``margin``, clipped to the photo.
 
-    None when no head was found or the crop would span ``max_share`` or more of the photo's long
-    side: the head already fills the frame, and the crop would show it no larger.
+    ``mask`` is the photo's mask, or, with ``photo_shape`` (height, width), the same view at
+    another scale (the network's output before it is resized to the photo): the square is then
+    found on it and returned in the photo's pixels. None when no head was found or the crop
+    would span ``max_share`` or more of the photo's long side: the head already fills the frame,
+    and the crop would show it no larger.
     """
     rows, cols = np.nonzero(mask > 0)
     if rows.size == 0:
         return None
-    height, width = mask.shape
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    height, width = photo_shape or mask.shape
+    scale_y, scale_x = height / mask.shape[0], width / mask.shape[1]
+    top, bottom = rows.min() * scale_y, (rows.max() + 1) * scale_y
+    left, right = cols.min() * scale_x, (cols.max() + 1) * scale_x
     side = max(bottom - top, right - left) * (1 + 2 * margin)
     if side >= max_share * max(height, width):
         return None
@@ -135,36 +140,65 @@ class PhotoPredictor:
         ``tta``: average with the mirrored photo's prediction. ``refine``: where the head fills
         little of the frame, predict again on a crop around it (:func:`head_crop`), so a small or
         off-centre head reaches the network at the size it was trained on; the crop's prediction
-        replaces the first one, and everything outside the crop is background.
+        replaces the first one, and everything outside the crop is background. The first pass
+        then only finds the head: it runs once, unmirrored, and is read at the network's size;
+        a photo whose head fills the frame gets its mirrored pass (with ``tta``) and its
+        full-size decoding only then.
         """
-        predictions = self._predict_once(photos, tta)
         if not refine:
-            return predictions
-        crops = {index: crop for index, crop in enumerate(head_crop(p.mask) for p in predictions)
-                 if crop is not None}
-        if not crops:
-            return predictions
-        second = self._predict_once([np.ascontiguousarray(photos[i][crop]) for i, crop in crops.items()], tta)
-        for (index, crop), inner in zip(crops.items(), second):
-            mask = np.zeros_like(predictions[index].mask)
-            loss = np.zeros_like(predictions[index].loss)
-            mask[crop], loss[crop] = inner.mask, inner.loss
-            predictions[index] = Prediction(mask, loss, inner.confidence)
+            return self._decode(photos, *self._logits(photos, tta))
+        boxes, first = self._logits(photos, False)
+        crops: dict[int, tuple[slice, slice]] = {}
+        for index, ((_, (content_h, content_w)), photo) in enumerate(zip(boxes, photos)):
+            head = first[index, :NUM_CLASSES, :content_h, :content_w].argmax(dim=0).numpy()
+            crop = head_crop(head, photo_shape=photo.shape[:2])
+            if crop is not None:
+                crops[index] = crop
+        whole = [index for index in range(len(photos)) if index not in crops]
+        predictions: list[Prediction | None] = [None] * len(photos)
+        if whole:
+            logits = first[whole]
+            if tta:
+                logits = 0.5 * (logits + self._logits([photos[i] for i in whole], False, mirrored=True)[1])
+            decoded = self._decode([photos[i] for i in whole], [boxes[i] for i in whole], logits)
+            for index, prediction in zip(whole, decoded):
+                predictions[index] = prediction
+        if crops:
+            inner_photos = [np.ascontiguousarray(photos[i][crop]) for i, crop in crops.items()]
+            second = self._decode(inner_photos, *self._logits(inner_photos, tta))
+            for (index, crop), inner in zip(crops.items(), second):
+                mask = np.zeros(photos[index].shape[:2], np.uint8)
+                loss = np.zeros(photos[index].shape[:2], np.float32)
+                mask[crop], loss[crop] = inner.mask, inner.loss
+                predictions[index] = Prediction(mask, loss, inner.confidence)
         return predictions
 
     @torch.no_grad()
-    def _predict_once(self, photos: list[np.ndarray], tta: bool) -> list[Prediction]:
+    def _logits(self, photos: list[np.ndarray], tta: bool, mirrored: bool = False
+                ) -> tuple[list[tuple[np.ndarray, tuple[int, int]]], torch.Tensor]:
+        """Letterbox the photos and run the network: (letterboxes, (B, 5, S, S) float logits).
+
+        ``tta``: averaged with the mirrored batch's logits, mirrored back; ``mirrored``: the
+        mirrored batch's alone, mirrored back."""
         boxes = [letterbox(photo, self.input_size) for photo in photos]
         batch = torch.from_numpy(np.stack([normalise(padded) for padded, _ in boxes])).to(self.device)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with self._autocast():
+            if mirrored:
+                return boxes, self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]).cpu()
             logits = self.model(batch).float()
             if tta:  # average with the mirrored image's prediction, mirrored back
                 logits = 0.5 * (logits + self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]))
+        return boxes, logits.cpu()
+
+    @staticmethod
+    def _decode(photos: list[np.ndarray], boxes: list[tuple[np.ndarray, tuple[int, int]]],
+                logits: torch.Tensor) -> list[Prediction]:
+        """Each photo's logits, letterbox undone and resized to the photo, as a :class:`Prediction`."""
         results = []
         for (_, (content_h, content_w)), photo, sample in zip(boxes, photos, logits):
-            cropped = sample[:, :content_h, :content_w].permute(1, 2, 0).cpu().numpy()
+            cropped = sample[:, :content_h, :content_w].permute(1, 2, 0).numpy()
             full = cv2.resize(cropped, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
             results.append(decode_logits(full))
         return results
