@@ -45,6 +45,17 @@ def test_config_file_overrides_and_types():
     assert config.train.batch_size == 2  # the file's value, not the dataclass default
 
 
+def test_train_takes_overrides_with_set_as_infer_does_and_bare():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    training.configure_parser(parser)
+    args = parser.parse_args(["--config", str(TINY), "--set", "train.lr=3e-4", "--set", "out=runs/x",
+                              "train.epochs=7"])
+    config = load_config(args.config, [*args.set_overrides, *args.overrides])
+    assert config.train.lr == 3e-4 and config.out == "runs/x" and config.train.epochs == 7
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.lrr=1", "did you mean.*train.lr|train.lr"),
     ("trian.lr=1", "train"),

@@ -454,8 +454,12 @@ def train(config: Config, resume: str | None = None, init: str | None = None,
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="YAML config (see configs/)")
+    parser.add_argument("--set", dest="set_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set train.lr=3e-4 (repeatable; the same "
+                             "syntax as 'autosalt infer --set')")
     parser.add_argument("overrides", nargs="*", metavar="section.key=value",
-                        help="overrides, e.g. train.lr=3e-4 data.roots=[a,b] out=runs/x")
+                        help="the same overrides without --set, e.g. train.lr=3e-4 data.roots=[a,b] "
+                             "out=runs/x")
     parser.add_argument("--resume", metavar="RUN", help="continue a run folder exactly")
     parser.add_argument("--init", metavar="CHECKPOINT",
                         help="fine-tune from a released model (e.g. models/autosalt-default.pt)")
@@ -464,7 +468,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config, args.overrides)
+        config = load_config(args.config, [*args.set_overrides, *args.overrides])
         metrics = train(config, resume=args.resume, init=args.init, progress=not args.quiet)
     except (ConfigError, CheckpointError) as error:
         print(f"autosalt train: error: {error}", file=sys.stderr)
