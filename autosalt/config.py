@@ -18,6 +18,8 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from autosalt.fileio import DEFAULT_MAX_PIXELS
+
 DEFAULT_INPUT_SIZE = 256
 SELECT_METRICS = ("auto", "salt_mae", "view_mae", "loss_jaccard")  # train.select_metric
 
@@ -118,12 +120,33 @@ class QualityConfig:
     partial_max_share: float = 0.5
 
 
+#: Choices of the ``infer:`` keys that take one (``autosalt infer --help`` explains each).
+INFER_CHOICES = {"method": ("surface", "pixel"), "backend": ("torch", "onnxruntime"),
+                 "precision": ("auto", "fp32", "bf16")}
+
+
+@dataclass
+class InferConfig:
+    """Defaults of ``autosalt infer``; its command-line options override them, and ``run.json``
+    records the settings a run used in this shape (docs/scoring.md)."""
+
+    method: str = "surface"  # masks -> per-view percent: surface (default) or pixel
+    backend: str = "torch"  # torch or onnxruntime
+    precision: str = "auto"  # torch backend: auto (bf16 where native, else fp32), fp32, bf16
+    tta: bool = True  # average each prediction with the mirrored photo's
+    refine: bool = True  # a second pass on a crop around a small head
+    allow_partial: bool = False  # score visits with missing views (no SALT; its range)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # refuse photos above this many pixels
+    workers: int = 1  # photo-decoding threads
+
+
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    infer: InferConfig = field(default_factory=InferConfig)
     out: str = "runs/default"  # run folder
 
 
@@ -273,6 +296,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{path}: not valid YAML ({error})") from None
         apply_mapping(config, mapping, str(path))
     return apply_overrides(config, overrides or [])
+
+
+def check_infer(infer: InferConfig) -> None:
+    """The ``infer:`` keys that take one of a few values, and positive sizes."""
+    for key, choices in INFER_CHOICES.items():
+        if getattr(infer, key) not in choices:
+            raise ConfigError(f"infer.{key} must be one of {', '.join(choices)}, got {getattr(infer, key)!r}")
+    if infer.max_pixels <= 0 or infer.workers <= 0:
+        raise ConfigError("infer.max_pixels and infer.workers must be positive")
 
 
 def to_dict(config: Config) -> dict:

@@ -278,7 +278,8 @@ def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tm
     infer(synth / "photos", tmp_path / "full", predictor, Settings(), progress=False)
     out = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "autosalt", "infer", str(synth / "photos"),
-                                "--model", str(tiny_model), "--quiet", "--out", str(out)],
+                                "--model", str(tiny_model), "--quiet", "--out", str(out),
+                                "--precision", "fp32"],  # as the reference table (fixture)
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while len(list(out.glob("visits/*/*.json"))) < 2 and time.monotonic() < deadline:
@@ -292,7 +293,7 @@ def test_resume_after_kill_gives_the_same_table(synth, predictor, tiny_model, tm
     assert (out / ".autosalt.lock").is_file()  # the killed run's lock is left behind
     capsys.readouterr()
     assert main(["infer", str(synth / "photos"), "--model", str(tiny_model), "--quiet",
-                 "--out", str(out), "--resume"]) == 0
+                 "--out", str(out), "--resume", "--precision", "fp32"]) == 0
     captured = capsys.readouterr()
     assert f"resume: {done} visits already done, {6 - done} to score" in captured.out
     assert "removed a stale lock of 'autosalt infer' (pid" in captured.err
@@ -436,3 +437,24 @@ def test_hostile_ids_stay_inside_out(synth, predictor, tmp_path):
     assert len(read_rows(out / "scores.csv")) == 5
     again = infer(photos, out, predictor, Settings(), resume=True, progress=False)
     assert sum(r["row"]["status"] != "error" for r in again) == 4
+
+
+def test_infer_options_default_to_the_configs_infer_section_and_the_command_line_wins(tmp_path):
+    import argparse
+
+    from autosalt.config import ConfigError, load_config
+    from autosalt.inference.batch import command_line_settings, configure_parser
+
+    config_file = tmp_path / "site.yaml"
+    config_file.write_text("infer:\n  tta: false\n  method: pixel\n  workers: 3\n")
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(["photos", "--out", "out", "--config", str(config_file), "--method", "surface"])
+    options = command_line_settings(load_config(args.config, args.overrides).infer, args)
+    assert (options.tta, options.method, options.workers, options.refine) == (False, "surface", 3, True)
+    args = parser.parse_args(["photos", "--out", "out", "--set", "infer.precision=fp16"])
+    with pytest.raises(ConfigError, match="infer.precision must be one of auto, fp32, bf16"):
+        command_line_settings(load_config(None, args.overrides).infer, args)
+    shipped = Path(__file__).resolve().parent.parent / "configs" / "infer.yaml"  # says the defaults
+    assert command_line_settings(load_config(shipped).infer,
+                                 parser.parse_args(["p", "--out", "o"])) == load_config().infer

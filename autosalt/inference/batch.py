@@ -34,7 +34,7 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from autosalt import __version__
-from autosalt.config import load_config
+from autosalt.config import INFER_CHOICES, InferConfig, check_infer, load_config
 from autosalt.contract import STATUS_ERROR, STATUS_FLAGGED, STATUS_OK, VIEWS
 from autosalt.fileio import (
     DEFAULT_MAX_PIXELS,
@@ -344,36 +344,38 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help=f"checkpoint (.pt) or exported .onnx (default: {DEFAULT_MODEL})")
-    parser.add_argument("--method", choices=sorted(METHODS), default=DEFAULT_METHOD,
+    parser.add_argument("--method", choices=sorted(METHODS), default=None,
                         help=f"masks -> per-view percent (default: {DEFAULT_METHOD})")
-    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+    parser.add_argument("--backend", choices=INFER_CHOICES["backend"], default=None,
                         help="torch (default) or onnxruntime (a .pt model is exported to OUT/model.onnx)")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    parser.add_argument("--precision", choices=INFER_CHOICES["precision"], default=None,
                         help="torch backend: auto (default: bf16 autocast where the CPU or GPU runs "
                              "bf16 natively, else fp32), fp32, or bf16 (where native; else fp32 "
                              "with a notice)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                         help="average each prediction with the mirrored photo's (default; "
                              "--no-tta runs the network once per photo instead of twice)")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
                         help="where the head fills little of the photo, predict again on a crop "
                              "around it (default; --no-refine: one pass on the whole photo)")
-    parser.add_argument("--allow-partial", action="store_true",
+    parser.add_argument("--allow-partial", action=argparse.BooleanOptionalAction, default=None,
                         help="report visits with missing views: the views present and the SALT "
                              "range they allow (salt_min, salt_max; no SALT), flagged")
     parser.add_argument("--resume", action="store_true",
                         help="skip visits already written in OUT; OUT must have been scored with "
                              "the same model and settings")
-    parser.add_argument("--workers", type=int, default=1, help="photo-decoding threads (default 1)")
+    parser.add_argument("--workers", type=int, default=None, help="photo-decoding threads (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--shard", metavar="K/N",
                         help="score only shard K of N (K from 1, e.g. $((SLURM_ARRAY_TASK_ID+1))/N); "
                              "join the shards' tables with 'autosalt merge'")
     parser.add_argument("--export-annotations", choices=("labelme",),
                         help="also write predictions as LabelMe polygons under OUT/annotations/")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=int, default=None,
                         help=f"refuse photos above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
-    parser.add_argument("--config", type=Path, help="YAML config (its quality: section sets thresholds)")
+    parser.add_argument("--config", type=Path,
+                        help="YAML config: its infer: section sets these options' defaults, its "
+                             "quality: section the thresholds (the options above override it)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set quality.blur_min=20 (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -383,32 +385,40 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     config = load_config(args.config, args.overrides)
+    options = command_line_settings(config.infer, args)
     shard = parse_shard(args.shard)
     if not args.photos.is_dir():
         raise FileNotFoundError(f"{args.photos}: photo folder not found")
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor, model_path = load_predictor(args.model, args.backend, args.precision, args.out)
-    settings = Settings(method=args.method, tta=args.tta, refine=args.refine,
-                        allow_partial=args.allow_partial, export_annotations=args.export_annotations,
-                        max_pixels=args.max_pixels,
+    predictor, model_path = load_predictor(args.model, options.backend, options.precision, args.out)
+    settings = Settings(method=options.method, tta=options.tta, refine=options.refine,
+                        allow_partial=options.allow_partial, export_annotations=args.export_annotations,
+                        max_pixels=options.max_pixels,
                         quality=config.quality)
     run_info = {
         "command": "autosalt infer", "model": {
             "path": safe_text(str(model_path)), "id": predictor.model_id, "sha256": _sha256(model_path),
             "input_size": predictor.input_size, "metrics": predictor.metrics,
             "validated_on": predictor.validated_on},
-        "settings": {"method": args.method, "backend": args.backend,
+        "settings": {**asdict(options),
                      "precision": "bf16" if predictor.bf16 else "fp32",  # as run, not as asked
-                     "tta": args.tta, "refine": args.refine, "allow_partial": args.allow_partial,
-                     "resume": args.resume,
-                     "workers": args.workers, "torch_threads": torch.get_num_threads(),
+                     "resume": args.resume, "torch_threads": torch.get_num_threads(),
                      "shard": args.shard, "export_annotations": args.export_annotations,
-                     "max_pixels": args.max_pixels, "quality": vars(config.quality)},
-        "versions": _versions(args.backend)}
+                     "quality": vars(config.quality)},
+        "versions": _versions(options.backend)}
     records = infer(args.photos, args.out, predictor, settings, resume=args.resume,
-                    workers=args.workers, shard=shard, progress=not args.quiet, run_info=run_info)
+                    workers=options.workers, shard=shard, progress=not args.quiet, run_info=run_info)
     return print_summary(args.out, records)
+
+
+def command_line_settings(defaults: InferConfig, args: argparse.Namespace) -> InferConfig:
+    """The config's ``infer:`` section with every option given on the command line put in."""
+    given = {key: getattr(args, key) for key in defaults.__dataclass_fields__
+             if getattr(args, key, None) is not None}
+    options = replace(defaults, **given)
+    check_infer(options)
+    return options
 
 
 def print_summary(out: Path, records: list[dict]) -> int:
