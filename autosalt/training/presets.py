@@ -3,7 +3,7 @@
 Both presets letterbox exactly as ``autosalt.model.predictor.letterbox`` does (long side to
 the input size, zero padding bottom/right), so training and inference see the same framing.
 The training preset is deliberately strong on photometry and geometry: the default model
-learns from synthetic renders only and must carry over to real clinic photos.
+learns mostly from synthetic renders and must carry over to real clinic photos.
 """
 
 from __future__ import annotations
