@@ -13,7 +13,7 @@ from autosalt.contract import VIEWS
 from autosalt.evaluation import agreement as ag
 from autosalt.evaluation.agreement import Estimate
 from autosalt.evaluation.provenance import Provenance
-from autosalt.evaluation.tables import ExcludedRow, Joined
+from autosalt.evaluation.tables import Joined
 from autosalt.salt import AA_IGA_BANDS, S_SCALE_BANDS, aa_iga, endpoints, severity_s
 
 #: Scalar statistics in report order: key in metrics.json -> label in tables.
@@ -259,20 +259,13 @@ def metrics_payload(joined: Joined, results: dict, views: dict[str, Estimate],
         "inputs": {"predicted": str(predicted_path), "manual": str(manual_path)},
         "models": provenance.models, "validated_on": provenance.validated_on,
         "n_partial_skipped": sum(entry.partial for entry in joined.excluded),
-        "excluded": [_excluded_json(entry) for entry in joined.excluded],
+        "excluded": [entry.to_json() for entry in joined.excluded],
         "only_predicted": [{"patient": p, "visit": v} for p, v in joined.only_predicted],
         "only_manual": [{"patient": p, "visit": v} for p, v in joined.only_manual],
         "settings": {"confidence": ag.CONFIDENCE, "bootstrap_resamples": ag.BOOTSTRAP_RESAMPLES,
                      "bootstrap_seed": ag.BOOTSTRAP_SEED},
     })
     return payload
-
-
-def _excluded_json(entry: ExcludedRow) -> dict:
-    patient, visit = entry.key
-    return {"patient": patient, "visit": visit, "reason": entry.reason, "partial": entry.partial,
-            "salt_min": entry.salt_range[0] if entry.salt_range else None,
-            "salt_max": entry.salt_range[1] if entry.salt_range else None}
 
 
 def _raters_payload(raters: dict | None) -> dict | None:

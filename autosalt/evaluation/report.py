@@ -30,7 +30,7 @@ from autosalt.evaluation.longitudinal import (
     format_week,
 )
 from autosalt.evaluation.provenance import Provenance, caveat_box, read_provenance
-from autosalt.evaluation.tables import ExcludedRow, load_scores, load_visits
+from autosalt.evaluation.tables import load_scores, load_visits
 from autosalt.fileio import (
     InputError,
     path_inside,
@@ -164,7 +164,7 @@ def write_report(courses: Courses, out: Path, margin: float, overlays: Path | No
         "n_partial_skipped": courses.n_partial,
         "scores_without_visit": ["/".join(k) for k in courses.scores_without_visit],
         "visits_without_score": ["/".join(k) for k in courses.visits_without_score],
-        "excluded": [_excluded_json(entry) for entry in courses.excluded],
+        "excluded": [entry.to_json() for entry in courses.excluded],
         "inputs": {"scores": str(scores_path), "visits": str(visits_path)}})
 
     report = HtmlReport("Longitudinal SALT report")
@@ -195,13 +195,6 @@ def write_report(courses: Courses, out: Path, margin: float, overlays: Path | No
         report.bullets(problems)
     report.write(out / "report.html")
     return cohort
-
-
-def _excluded_json(entry: ExcludedRow) -> dict:
-    patient, visit = entry.key
-    return {"patient": patient, "visit": visit, "reason": entry.reason, "partial": entry.partial,
-            "salt_min": entry.salt_range[0] if entry.salt_range else None,
-            "salt_max": entry.salt_range[1] if entry.salt_range else None}
 
 
 def _methods_text(courses: Courses, margin: float) -> str:

@@ -56,6 +56,13 @@ class ExcludedRow:
     status: str = ""
     flags: str = ""
 
+    def to_json(self) -> dict:
+        """The row as the reports' JSON lists it (``excluded`` in metrics.json / summary.json)."""
+        patient, visit = self.key
+        return {"patient": patient, "visit": visit, "reason": self.reason, "partial": self.partial,
+                "salt_min": self.salt_range[0] if self.salt_range else None,
+                "salt_max": self.salt_range[1] if self.salt_range else None}
+
 
 @dataclass
 class ScoreTable:
