@@ -8,8 +8,10 @@ Each ROOT is a labeled folder with ``photos/`` and ``truth.csv`` (e.g. rendered 
 by ``autosalt infer`` exactly as a user would run it (default settings: quality checks,
 mirror TTA, ``surface``), and the score table is compared with ``truth.csv`` by
 ``autosalt evaluate``; the table gives its split by status: visits left ``ok`` against
-visits ``flagged`` for review, and how well the ``uncertainty`` column ranks the errors.
-Writes the ``flags`` section of docs/benchmarks.md.
+visits ``flagged`` for review, and how well the ``uncertainty`` column ranks the errors; a
+second table takes each quality code on its own: its share of visits, the error with and
+without it, and its AUROC for an error over 5 points. Writes the ``flags`` section of
+docs/benchmarks.md.
 Synthetic truth, not clinical accuracy.
 """
 
@@ -33,6 +35,9 @@ from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.tablefile import read_table_rows  # noqa: E402
 from autosalt.training.data import read_truth  # noqa: E402
 
+#: An error (SALT points) a flag should catch: the AUROC column asks how well it does.
+LARGE_ERROR = 5.0
+
 
 def score_and_compare(root: Path, model: Path, work: Path) -> dict:
     """``autosalt infer`` on ROOT's photos, then ``autosalt evaluate`` against its truth; adds
@@ -45,20 +50,64 @@ def score_and_compare(root: Path, model: Path, work: Path) -> dict:
                      str(root / "truth.csv"), "--out", str(report)]) != 0:
             raise SystemExit(f"autosalt evaluate failed on {root}")
     metrics = json.loads((report / "metrics.json").read_text())
-    metrics["partial"] = partial_loss_errors(out / "scores.csv", root)
+    metrics["visits"] = visit_errors(out / "scores.csv", root)
+    metrics["partial"] = partial_loss_errors(metrics["visits"])
     return metrics
 
 
-def partial_loss_errors(scores: Path, root: Path) -> dict:
-    """Absolute SALT errors of the visits with a ``partial_loss`` flag on any view."""
+def visit_errors(scores: Path, root: Path) -> list[tuple[float, set[str], bool]]:
+    """Each scored visit's absolute SALT error, its quality codes (any view) and whether it
+    was flagged."""
     true = read_truth(root)
-    errors = []
+    visits = []
     for row in read_table_rows(scores):
-        codes = ";".join(row[f"quality_{view}"] for view in VIEWS)
-        if "partial_loss" in codes and row["salt"]:
-            errors.append(abs(float(row["salt"]) - true[(row["patient"], row["visit"])]))
+        if row["salt"]:
+            codes = {code for view in VIEWS for code in row[f"quality_{view}"].split(";") if code}
+            visits.append((abs(float(row["salt"]) - true[(row["patient"], row["visit"])]), codes,
+                           row["status"] == "flagged"))
+    return visits
+
+
+def partial_loss_errors(visits: list[tuple[float, set[str], bool]]) -> dict:
+    """Absolute SALT errors of the visits with a ``partial_loss`` flag on any view."""
+    errors = [error for error, codes, _ in visits if "partial_loss" in codes]
     return {"n": len(errors), "mae": sum(errors) / len(errors) if errors else None,
             "max": max(errors, default=None)}
+
+
+def auroc(scores: list[float], positive: list[bool]) -> float | None:
+    """Area under the ROC curve of ``scores`` for ``positive`` (Mann-Whitney, ties count half);
+    None without both classes."""
+    pos = [s for s, p in zip(scores, positive) if p]
+    neg = [s for s, p in zip(scores, positive) if not p]
+    if not pos or not neg:
+        return None
+    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def code_rows(name: str, visits: list[tuple[float, set[str], bool]]) -> list[str]:
+    """Table rows: for *any flag* and each quality code, its share of visits, the SALT MAE of
+    the visits with and without it, their ratio, and its AUROC for an error over
+    LARGE_ERROR points."""
+    rows = []
+    large = [error > LARGE_ERROR for error, _, _ in visits]
+    codes = sorted({code for _, found, _ in visits for code in found})
+    for label, has in [("any flag", [flagged for _, _, flagged in visits])] + [
+            (f"`{code}`", [code in found for _, found, _ in visits]) for code in codes]:
+        with_it = [error for (error, _, _), h in zip(visits, has) if h]
+        without = [error for (error, _, _), h in zip(visits, has) if not h]
+        mae_with = sum(with_it) / len(with_it) if with_it else None
+        mae_without = sum(without) / len(without) if without else None
+        ratio = mae_with / mae_without if mae_with is not None and mae_without else None
+        area = auroc([float(h) for h in has], large)
+        rows.append(f"| `{name}` | {label} | {len(with_it)} ({100 * len(with_it) / len(visits):.0f}%) | "
+                    f"{_fmt(mae_with)} | {_fmt(mae_without)} | {_fmt(ratio)} | {_fmt(area)} |")
+    return rows
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _ci(values: list) -> str:
@@ -74,7 +123,7 @@ def main() -> int:
     args = parser.parse_args()
     where = machine()
     model_id = Predictor(args.model).model_id
-    rows = []
+    rows, per_code = [], []
     for root in args.data:
         with tempfile.TemporaryDirectory() as temporary:
             metrics = score_and_compare(root, args.model, Path(temporary))
@@ -95,6 +144,7 @@ def main() -> int:
                    " / ".join(f"{uncertainty['thirds'][name]['mae']:.2f}" for name in THIRDS)])
         rows.append("| " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
+        per_code += code_rows(root.name, metrics["visits"])
     lines = ["## Quality flags against SALT error (`benchmarks/bench_flags.py`)", "",
              f"Machine: {where}. Model `{args.model}` ({model_id}). Each labeled folder's photos "
              "scored by `autosalt infer` with its defaults, the table compared with the exact "
@@ -111,7 +161,13 @@ def main() -> int:
              "| labeled folder | visits | SALT MAE, all | ok visits | MAE, ok | largest error, ok "
              "| flagged visits | MAE, flagged | largest error, flagged | partial loss visits "
              "| MAE, partial loss | uncertainty vs error, Spearman | MAE by uncertainty third |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
+             f"Each quality code (on any view of the visit) and any flag at all: the share of visits "
+             f"that carry it, the SALT MAE of the visits with and without it, their ratio, and the "
+             f"AUROC of carrying it for an absolute SALT error over {LARGE_ERROR:.0f} points "
+             "(0.5 = no better than chance).", "",
+             "| labeled folder | flag | visits with it | MAE with | MAE without | ratio | "
+             f"AUROC for error > {LARGE_ERROR:.0f} |", "|---|---|---|---|---|---|---|", *per_code]
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
     return 0
