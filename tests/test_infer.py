@@ -442,8 +442,9 @@ def test_hostile_ids_stay_inside_out(synth, predictor, tmp_path):
 def test_infer_options_default_to_the_configs_infer_section_and_the_command_line_wins(tmp_path):
     import argparse
 
-    from autosalt.config import ConfigError, load_config
+    from autosalt.config import INFER_CHOICES, ConfigError, load_config
     from autosalt.inference.batch import command_line_settings, configure_parser
+    from autosalt.postprocess.visit import METHODS
 
     config_file = tmp_path / "site.yaml"
     config_file.write_text("infer:\n  tta: false\n  method: pixel\n  workers: 3\n")
@@ -455,6 +456,9 @@ def test_infer_options_default_to_the_configs_infer_section_and_the_command_line
     args = parser.parse_args(["photos", "--out", "out", "--set", "infer.precision=fp16"])
     with pytest.raises(ConfigError, match="infer.precision must be one of auto, fp32, bf16"):
         command_line_settings(load_config(None, args.overrides).infer, args)
+    assert set(INFER_CHOICES["method"]) == set(METHODS)  # the config's choices are the scorer's
+    assert Settings() == Settings(**{key: getattr(load_config().infer, key) for key in
+                                     ("method", "tta", "refine", "allow_partial", "max_pixels")})
     shipped = Path(__file__).resolve().parent.parent / "configs" / "infer.yaml"  # says the defaults
     assert command_line_settings(load_config(shipped).infer,
                                  parser.parse_args(["p", "--out", "o"])) == load_config().infer

@@ -45,7 +45,6 @@ from autosalt import __version__
 from autosalt.config import INFER_CHOICES, InferConfig, check_infer, load_config
 from autosalt.contract import STATUS_ERROR, STATUS_FLAGGED, STATUS_OK, VIEWS
 from autosalt.fileio import (
-    DEFAULT_MAX_PIXELS,
     format_cell,
     is_within,
     write_csv_atomic,
@@ -63,7 +62,6 @@ from autosalt.inference.visit_scoring import (
 )
 from autosalt.layout import Visit, scan_photo_folder
 from autosalt.postprocess.scoring import PREDICTED_COLUMNS
-from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS
 
 DEFAULT_MODEL = Path("models/autosalt-default.pt")
 #: The same file in this checkout, so the default works from any working directory.
@@ -344,8 +342,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help=f"checkpoint (.pt) or exported .onnx (default: {DEFAULT_MODEL})")
-    parser.add_argument("--method", choices=sorted(METHODS), default=None,
-                        help=f"masks -> per-view percent (default: {DEFAULT_METHOD})")
+    parser.add_argument("--method", choices=INFER_CHOICES["method"], default=None,
+                        help=f"masks -> per-view percent (default: {InferConfig.method})")
     parser.add_argument("--backend", choices=INFER_CHOICES["backend"], default=None,
                         help="torch (default) or onnxruntime (a .pt model is exported to OUT/model.onnx)")
     parser.add_argument("--precision", choices=INFER_CHOICES["precision"], default=None,
@@ -372,7 +370,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-annotations", choices=("labelme",),
                         help="also write predictions as LabelMe polygons under OUT/annotations/")
     parser.add_argument("--max-pixels", type=int, default=None,
-                        help=f"refuse photos above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
+                        help=f"refuse photos above this many pixels (default {InferConfig.max_pixels:,})")
     parser.add_argument("--config", type=Path,
                         help="YAML config: its infer: section sets these options' defaults, its "
                              "quality: section the thresholds (the options above override it)")

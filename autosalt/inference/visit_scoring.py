@@ -15,10 +15,9 @@ import cv2
 import numpy as np
 
 from autosalt import __version__
-from autosalt.config import QualityConfig
+from autosalt.config import InferConfig, QualityConfig
 from autosalt.contract import LOSS_MAP_SCALE, STATUS_ERROR, VIEWS
 from autosalt.fileio import (
-    DEFAULT_MAX_PIXELS,
     InputError,
     UnsafePathError,
     path_inside,
@@ -33,7 +32,7 @@ from autosalt.inference.overlays import labelled, view_overlay, visit_summary
 from autosalt.inference.quality import check_left_right, check_partial_loss, check_view
 from autosalt.layout import Visit
 from autosalt.postprocess.scoring import missing_views_error, score_row
-from autosalt.postprocess.visit import DEFAULT_METHOD, score_visit
+from autosalt.postprocess.visit import score_visit
 
 #: The files written per view under OUT: (folder, extension).
 VIEW_FILES = (("masks", ".png"), ("loss", ".png"), ("overlays", ".jpg"), ("annotations", ".json"))
@@ -48,12 +47,14 @@ def safe_text(text: str) -> str:
 
 @dataclass
 class Settings:
-    method: str = DEFAULT_METHOD
-    tta: bool = True  # mirror test-time augmentation (docs/benchmarks.md, tta_selection)
-    refine: bool = True  # second pass on a crop around a small head (docs/scoring.md, framing)
-    allow_partial: bool = False
+    """How each visit is scored; the defaults are the ``infer:`` section's (:class:`InferConfig`)."""
+
+    method: str = InferConfig.method
+    tta: bool = InferConfig.tta  # mirror test-time augmentation (docs/benchmarks.md, tta_selection)
+    refine: bool = InferConfig.refine  # second pass on a crop around a small head (docs/scoring.md)
+    allow_partial: bool = InferConfig.allow_partial
     export_annotations: str | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = InferConfig.max_pixels
     quality: QualityConfig = field(default_factory=QualityConfig)
 
 
