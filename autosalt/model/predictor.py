@@ -147,7 +147,8 @@ class PhotoPredictor:
         """
         if not refine:
             return self._decode(photos, *self._logits(photos, tta))
-        boxes, first = self._logits(photos, False)
+        boxes, batch = self._letterboxed(photos)
+        first = self._forward(batch)
         crops: dict[int, tuple[slice, slice]] = {}
         for index, ((_, (content_h, content_w)), photo) in enumerate(zip(boxes, photos)):
             head = first[index, :NUM_CLASSES, :content_h, :content_w].argmax(dim=0).numpy()
@@ -158,8 +159,8 @@ class PhotoPredictor:
         predictions: list[Prediction | None] = [None] * len(photos)
         if whole:
             logits = first[whole]
-            if tta:
-                logits = 0.5 * (logits + self._logits([photos[i] for i in whole], False, mirrored=True)[1])
+            if tta:  # the photos kept whole are already letterboxed: mirror those batch rows
+                logits = 0.5 * (logits + self._forward(batch[whole], mirrored=True))
             decoded = self._decode([photos[i] for i in whole], [boxes[i] for i in whole], logits)
             for index, prediction in zip(whole, decoded):
                 predictions[index] = prediction
@@ -173,24 +174,32 @@ class PhotoPredictor:
                 predictions[index] = Prediction(mask, loss, inner.confidence)
         return predictions
 
-    @torch.no_grad()
-    def _logits(self, photos: list[np.ndarray], tta: bool, mirrored: bool = False
-                ) -> tuple[list[tuple[np.ndarray, tuple[int, int]]], torch.Tensor]:
-        """Letterbox the photos and run the network: (letterboxes, (B, 5, S, S) float logits).
-
-        ``tta``: averaged with the mirrored batch's logits, mirrored back; ``mirrored``: the
-        mirrored batch's alone, mirrored back."""
+    def _letterboxed(self, photos: list[np.ndarray]
+                     ) -> tuple[list[tuple[np.ndarray, tuple[int, int]]], torch.Tensor]:
+        """The photos letterboxed (image, content size) and as one normalised input batch."""
         boxes = [letterbox(photo, self.input_size) for photo in photos]
         batch = torch.from_numpy(np.stack([normalise(padded) for padded, _ in boxes])).to(self.device)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
+        return boxes, batch
+
+    @torch.no_grad()
+    def _forward(self, batch: torch.Tensor, mirrored: bool = False) -> torch.Tensor:
+        """(B, 5, S, S) float logits on the CPU; ``mirrored``: of the mirrored batch, mirrored back."""
         with self._autocast():
             if mirrored:
-                return boxes, self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]).cpu()
-            logits = self.model(batch).float()
-            if tta:  # average with the mirrored image's prediction, mirrored back
-                logits = 0.5 * (logits + self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]))
-        return boxes, logits.cpu()
+                return self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]).cpu()
+            return self.model(batch).float().cpu()
+
+    def _logits(self, photos: list[np.ndarray], tta: bool
+                ) -> tuple[list[tuple[np.ndarray, tuple[int, int]]], torch.Tensor]:
+        """Letterbox the photos and run the network: (letterboxes, logits); ``tta``: averaged
+        with the mirrored batch's."""
+        boxes, batch = self._letterboxed(photos)
+        logits = self._forward(batch)
+        if tta:  # average with the mirrored image's prediction, mirrored back
+            logits = 0.5 * (logits + self._forward(batch, mirrored=True))
+        return boxes, logits
 
     @staticmethod
     def _decode(photos: list[np.ndarray], boxes: list[tuple[np.ndarray, tuple[int, int]]],
