@@ -101,6 +101,13 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads (None = torch's default)
 
 
+#: Every quality code batch scoring writes (docs/scoring.md explains each).
+QUALITY_CODES = ("low_resolution", "blur", "dark", "bright", "no_colour", "small_scalp",
+                 "view_mismatch", "left_right_swapped", "partial_loss", "surface_fit", "pose_guess",
+                 "pose_ambiguous")
+DEFAULT_REVIEW_CODES = ("low_resolution", "bright", "no_colour", "small_scalp", "partial_loss")
+
+
 @dataclass
 class QualityConfig:
     """Thresholds of batch scoring's per-view quality checks (see docs/scoring.md)."""
@@ -118,6 +125,11 @@ class QualityConfig:
     # Share of a view's predicted scalp read as partial loss (loss fraction 0.2-0.8) above which
     # the view is flagged: diffuse thinning, or short, fine or light hair read as thinning.
     partial_max_share: float = 0.5
+    # The codes that make a visit "flagged" for review; the others are recorded (quality_<view>
+    # columns, notes) without flagging it. A code asks for review where it picks out the large
+    # errors (docs/scoring.md, *Which codes flag a visit*); the rest rarely fire but mean the
+    # photo is outside what the model was made for.
+    review_codes: list[str] = field(default_factory=lambda: list(DEFAULT_REVIEW_CODES))
 
 
 #: Choices of the ``infer:`` keys that take one (``autosalt infer --help`` explains each).
@@ -305,6 +317,14 @@ def check_infer(infer: InferConfig) -> None:
             raise ConfigError(f"infer.{key} must be one of {', '.join(choices)}, got {getattr(infer, key)!r}")
     if infer.max_pixels <= 0 or infer.workers <= 0:
         raise ConfigError("infer.max_pixels and infer.workers must be positive")
+
+
+def check_quality(quality: QualityConfig) -> None:
+    """``quality.review_codes`` must name quality codes."""
+    unknown = sorted(set(quality.review_codes) - set(QUALITY_CODES))
+    if unknown:
+        raise ConfigError(f"quality.review_codes: unknown code(s) {', '.join(unknown)}; choose "
+                          f"from {', '.join(QUALITY_CODES)}")
 
 
 def to_dict(config: Config) -> dict:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.cli import main as autosalt  # noqa: E402
+from autosalt.config import QualityConfig  # noqa: E402
 from autosalt.contract import VIEWS  # noqa: E402
 from autosalt.evaluation.evaluate_stats import THIRDS  # noqa: E402
 from autosalt.model.predictor import Predictor  # noqa: E402
@@ -93,15 +94,18 @@ def code_rows(name: str, visits: list[tuple[float, set[str], bool]]) -> list[str
     rows = []
     large = [error > LARGE_ERROR for error, _, _ in visits]
     codes = sorted({code for _, found, _ in visits for code in found})
-    for label, has in [("any flag", [flagged for _, _, flagged in visits])] + [
-            (f"`{code}`", [code in found for _, found, _ in visits]) for code in codes]:
+    review = set(QualityConfig().review_codes)
+    for label, has in [("status `flagged`", [flagged for _, _, flagged in visits])] + [
+            (f"`{code}`" + (" (review)" if code in review else " (note)"),
+             [code in found for _, found, _ in visits]) for code in codes]:
         with_it = [error for (error, _, _), h in zip(visits, has) if h]
         without = [error for (error, _, _), h in zip(visits, has) if not h]
         mae_with = sum(with_it) / len(with_it) if with_it else None
         mae_without = sum(without) / len(without) if without else None
         ratio = mae_with / mae_without if mae_with is not None and mae_without else None
         area = auroc([float(h) for h in has], large)
-        rows.append(f"| `{name}` | {label} | {len(with_it)} ({100 * len(with_it) / len(visits):.0f}%) | "
+        rows.append(f"| `{name}` | {sum(large)} ({100 * sum(large) / len(visits):.0f}%) | {label} | "
+                    f"{len(with_it)} ({100 * len(with_it) / len(visits):.0f}%) | "
                     f"{_fmt(mae_with)} | {_fmt(mae_without)} | {_fmt(ratio)} | {_fmt(area)} |")
     return rows
 
@@ -120,6 +124,7 @@ def main() -> int:
                         help="labeled folders with photos/ and truth.csv")
     parser.add_argument("--model", type=Path, default=Path("models/autosalt-default.pt"))
     parser.add_argument("--section", default="flags", help="section name in docs/benchmarks.md")
+    parser.add_argument("--title", default="", help="words after the section's heading, e.g. the model")
     args = parser.parse_args()
     where = machine()
     model_id = Predictor(args.model).model_id
@@ -145,12 +150,14 @@ def main() -> int:
         rows.append("| " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
         per_code += code_rows(root.name, metrics["visits"])
-    lines = ["## Quality flags against SALT error (`benchmarks/bench_flags.py`)", "",
+    title = f": {args.title}" if args.title else ""
+    review = ", ".join(f"`{code}`" for code in QualityConfig().review_codes)
+    lines = [f"## Quality flags against SALT error{title} (`benchmarks/bench_flags.py`)", "",
              f"Machine: {where}. Model `{args.model}` ({model_id}). Each labeled folder's photos "
              "scored by `autosalt infer` with its defaults, the table compared with the exact "
              "truth by `autosalt evaluate` (`by_status`): visits left *ok* against visits "
-             "*flagged* for review (blur, exposure, a poor surface fit, views that do not match "
-             "their names, most of a view's scalp read as partial loss). *Partial loss*: the "
+             f"*flagged* for review (a view with a review code: {review}; the other codes are "
+             "notes that do not flag the visit). *Partial loss*: the "
              "flagged visits with a `partial_loss` flag on any view (diffuse thinning, or short, "
              "fine or light hair read as thinning; `docs/scoring.md`). MAE in SALT points with "
              "a 95% bootstrap interval. *Uncertainty*: the `uncertainty` column (100 x (1 - the "
@@ -162,12 +169,15 @@ def main() -> int:
              "| flagged visits | MAE, flagged | largest error, flagged | partial loss visits "
              "| MAE, partial loss | uncertainty vs error, Spearman | MAE by uncertainty third |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
-             f"Each quality code (on any view of the visit) and any flag at all: the share of visits "
+             f"Each quality code (on any view of the visit) and the status `flagged`: the share of visits "
              f"that carry it, the SALT MAE of the visits with and without it, their ratio, and the "
              f"AUROC of carrying it for an absolute SALT error over {LARGE_ERROR:.0f} points "
-             "(0.5 = no better than chance).", "",
-             "| labeled folder | flag | visits with it | MAE with | MAE without | ratio | "
-             f"AUROC for error > {LARGE_ERROR:.0f} |", "|---|---|---|---|---|---|---|", *per_code]
+             "(0.5 = no better than chance); *(review)* codes flag the visit, *(note)* codes do "
+             "not. A flag on at most a quarter of the visits reaches an AUROC of at most (1 + "
+             "0.25 / p) / 2 where a share p > 0.25 of the visits has a large error.", "",
+             f"| labeled folder | visits with error > {LARGE_ERROR:.0f} | flag | visits with it | "
+             f"MAE with | MAE without | ratio | AUROC for error > {LARGE_ERROR:.0f} |",
+             "|---|---|---|---|---|---|---|---|", *per_code]
     write_section(args.section, "\n".join(lines))
     print("\n".join(lines))
     return 0

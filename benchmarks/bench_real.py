@@ -10,7 +10,8 @@ with ``autosalt infer --allow-partial`` exactly as a user would, then reports
 - per view and over all views: Spearman rho of the view percent against the Norwood level,
   with a 95% percentile-bootstrap interval over photos; the mean percent per level;
 - the loss fraction the network gives pixels it calls haired (median; 0 on a perfect model);
-- the share of photos flagged, surface-fit failures (pixel fallback) and the time per photo;
+- the share of photos flagged for review, surface-fit failures (pixel fallback), the photos
+  carrying each quality code per view, and the time per photo;
 - with ``--check``, a labeled-data folder of held-out photos (contract section 3, e.g. made
   by ``import-annotations`` from ``data/real/labels/check``): hair-loss and scalp IoU against
   the labels, the view-percent MAE (labels scored by ``score-masks``, same method), and the
@@ -42,6 +43,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
+from autosalt.config import QualityConfig  # noqa: E402
 from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS, scalp_pixels  # noqa: E402
 from autosalt.fileio import read_loss_map, read_mask, read_photo, write_png_atomic  # noqa: E402
 from autosalt.postprocess.score_masks import score_masks  # noqa: E402
@@ -84,7 +86,8 @@ def read_levels(real: Path) -> dict[str, tuple[str, int]]:
 
 
 def photo_rows(out: Path, levels: dict) -> list[dict]:
-    """One dict per scored photo: id, view, level, percent, flagged, surface failure, haired loss."""
+    """One dict per scored photo: id, view, level, percent, quality codes, flagged (a review
+    code), surface failure, haired loss."""
     rows = []
     for row in read_table_rows(out / "scores.csv"):
         photo_id = row["patient"]
@@ -97,11 +100,11 @@ def photo_rows(out: Path, levels: dict) -> list[dict]:
         mask = read_mask(out / "masks" / photo_id / row["visit"] / f"{view}.png")
         loss = read_loss_map(out / "loss" / photo_id / row["visit"] / f"{view}.png")
         haired = loss[mask == CLASS_HAIR]
-        codes = row.get(f"quality_{view}", "")
+        codes = {code for code in row.get(f"quality_{view}", "").split(";") if code}
         rows.append({"id": photo_id, "visit": row["visit"], "view": view, "level": level,
-                     "percent": float(row[view]),
-                     "flagged": bool(codes.strip()),
-                     "surface_failed": "surface fit" in row["flags"] or "surface_fit" in codes,
+                     "percent": float(row[view]), "codes": codes,
+                     "flagged": bool(codes & set(QualityConfig().review_codes)),
+                     "surface_failed": "surface_fit" in codes,
                      "haired_loss": float(np.median(haired)) if haired.size else None})
     return rows
 
@@ -208,6 +211,20 @@ def worst_by_rank(rows: list[dict], count: int) -> list[dict]:
     return [r for _, r in sorted(scored, key=lambda item: -item[0])[:count]]
 
 
+def code_table(rows: list[dict]) -> list[str]:
+    """Photos carrying each quality code on their view, per view."""
+    views = [view for view in VIEWS if any(r["view"] == view for r in rows)]
+    review = set(QualityConfig().review_codes)
+    lines = ["| quality code | " + " | ".join(f"{view} ({sum(r['view'] == view for r in rows)})"
+                                             for view in views) + " |",
+             "|---" * (len(views) + 1) + "|"]
+    for code in sorted({code for r in rows for code in r["codes"]}):
+        kind = "review" if code in review else "note"
+        lines.append(f"| `{code}` ({kind}) | " + " | ".join(
+            str(sum(code in r["codes"] for r in rows if r["view"] == view)) for view in views) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -239,10 +256,11 @@ def report(args: argparse.Namespace, out: Path) -> None:
     lines = [f"Model `{args.model.name}`; part `{args.part}` of `{args.split.name}` ({len(rows)} photos, "
              f"{len(scored)} scored); `autosalt infer --allow-partial` with its defaults. {machine()}.", "",
              *level_table(rows), "",
-             f"Photos with a quality flag on their view: {sum(r['flagged'] for r in scored)} of "
+             "Photos flagged for review (a review code on their view): "
+             f"{sum(r['flagged'] for r in scored)} of "
              f"{len(scored)}; surface fit failed (pixel fallback): "
              f"{sum(r['surface_failed'] for r in scored)}; "
-             f"{timing['seconds_per_scored_visit']:.2f} s per photo."]
+             f"{timing['seconds_per_scored_visit']:.2f} s per photo.", "", *code_table(scored)]
     tiles = [(out / "overlays" / r["id"] / r["visit"] / f"{r['view']}.jpg",
               f"{r['id']} {r['view']} level {r['level']}: {r['percent']:.0f}%")
              for r in worst_by_rank(scored, 12)]

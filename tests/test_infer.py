@@ -202,7 +202,7 @@ def test_bad_input_folder_completes_with_reasons(synth, predictor, tmp_path):
     for name in ("G1", "G2", "gray", "sixteen", "cmyk", "alpha", "exif", "P\\xe9"):
         assert rows[name]["status"] in ("ok", "flagged"), (name, rows[name]["flags"])
         assert rows[name]["salt"] is not None
-    assert "not valid UTF-8" in rows["P\\xe9"]["flags"]
+    assert "not valid UTF-8" in rows["P\\xe9"]["notes"]
     run = json.loads((tmp_path / "out/run.json").read_text())
     assert any("notes.txt" in reason for reason in run["inputs"]["skipped"])
     if os.geteuid() != 0:  # root reads any folder
@@ -217,8 +217,8 @@ def test_bad_input_folder_completes_with_reasons(synth, predictor, tmp_path):
     infer(clean, tmp_path / "clean_out", predictor, Settings(), progress=False)
     clean_table = read_rows(tmp_path / "clean_out/scores.csv")
     for key in (("G1", "v1"), ("G2", "v1")):
-        assert {k: v for k, v in table[key].items() if k != "flags"} == \
-            {k: v for k, v in clean_table[key].items() if k != "flags"}
+        assert {k: v for k, v in table[key].items() if k not in ("flags", "notes")} == \
+            {k: v for k, v in clean_table[key].items() if k not in ("flags", "notes")}
     assert (tmp_path / "out/masks/G1/v1/top.png").read_bytes() == \
         (tmp_path / "clean_out/masks/G1/v1/top.png").read_bytes()
 
@@ -462,3 +462,43 @@ def test_infer_options_default_to_the_configs_infer_section_and_the_command_line
     shipped = Path(__file__).resolve().parent.parent / "configs" / "infer.yaml"  # says the defaults
     assert command_line_settings(load_config(shipped).infer,
                                  parser.parse_args(["p", "--out", "o"])) == load_config().infer
+    assert load_config(shipped).quality == load_config().quality
+
+
+def test_only_review_codes_flag_a_visit_the_others_are_notes(synth, predictor, tmp_path):
+    from autosalt.config import QUALITY_CODES, ConfigError, QualityConfig, check_quality, load_config
+
+    # 96x128 photos: every view carries low_resolution (a review code by default).
+    flagged = infer(synth / "photos", tmp_path / "review", predictor, Settings(), progress=False)
+    assert {record["row"]["status"] for record in flagged} == {"flagged"}
+    quiet = Settings(quality=QualityConfig(review_codes=[]))
+    records = infer(synth / "photos", tmp_path / "notes", predictor, quiet, progress=False)
+    for record in records:
+        row = record["row"]
+        assert row["status"] == "ok" and row["flags"] == ""
+        assert "low_resolution" in row["quality_top"] and "resolution too low" in row["notes"]
+        assert row["salt"] == next(r["row"]["salt"] for r in flagged
+                                   if r["row"]["visit"] == row["visit"]
+                                   and r["row"]["patient"] == row["patient"])
+    everything = Settings(quality=QualityConfig(review_codes=list(QUALITY_CODES)))
+    for record in infer(synth / "photos", tmp_path / "all", predictor, everything, progress=False):
+        row = record["row"]
+        assert row["notes"] == "" and row["status"] == "flagged"
+    with pytest.raises(ConfigError, match="unknown code.*blurry"):
+        check_quality(load_config(None, ["quality.review_codes=[blur, blurry]"]).quality)
+
+
+def test_every_code_the_checks_write_is_a_known_quality_code():
+    import re
+
+    from autosalt.config import DEFAULT_REVIEW_CODES, QUALITY_CODES
+
+    package = Path(__file__).resolve().parent.parent / "autosalt"
+    written = set()
+    for source in ("inference/quality.py", "postprocess/surface.py"):
+        text = (package / source).read_text(encoding="utf-8")
+        written |= set(re.findall(r'Flag\("(\w+)"', text))
+        written |= set(re.findall(r'observe\(view, "(\w+)"', text))
+        written |= set(re.findall(r'\("(pose_\w+)",', text))
+    assert written == set(QUALITY_CODES)
+    assert set(DEFAULT_REVIEW_CODES) <= set(QUALITY_CODES)

@@ -143,7 +143,7 @@ def test_sphere_cap_of_loss_within_one_point_from_four_views():
                                   canonical_is_scalp) / 100
     truth = 100.0 * 2 * np.pi * radius * (radius - z0) / (0.4 * scalp_share * 4 * np.pi * radius ** 2)
     result = surface_method(masks, {view: None for view in masks}, {})
-    assert not result.flags
+    assert not result.observations
     assert abs(result.values["top"] - truth) <= 1.0, (result.values["top"], truth)
     for view in ("left", "right", "back"):
         assert result.values[view] <= 1.0, (view, result.values[view])
@@ -189,7 +189,7 @@ def test_mirrored_left_view_gives_the_same_value():
     mask = render(SEMI, [1, 0, 0], [0, 0, 1], patch, face)
     plain = surface_method({"left": mask}, {"left": None}, {})
     mirrored = surface_method({"left": mask[:, ::-1].copy()}, {"left": None}, {})
-    assert not plain.flags and not mirrored.flags
+    assert not plain.observations and not mirrored.observations
     assert mirrored.values["left"] == pytest.approx(plain.values["left"], abs=1e-6)
     # Read the wrong way round the patch (at the back) would land in the back area instead.
     assert plain.values["left"] > 1.0
@@ -227,7 +227,7 @@ def _ellipsoid_area(semi_cm, steps=720):
     return float(np.linalg.norm(np.cross(d_az, d_el), axis=-1).sum() * (az[1] - az[0]) * (el[1] - el[0]))
 
 
-def test_poor_fits_are_flagged_and_fall_back_to_pixel():
+def test_poor_fits_are_noted_and_fall_back_to_pixel():
     patch = lambda p: p[:, 2] > 0.7 * SEMI[2]  # noqa: E731
     cut = render(SEMI, [0, 0, 1], [0, 1, 0], patch, face, centre_px=(10, 64))
     tiny = render(SEMI, [0, 0, 1], [0, 1, 0], patch, face, px_per_cm=0.4)
@@ -235,7 +235,9 @@ def test_poor_fits_are_flagged_and_fall_back_to_pixel():
     holed[40:80, 45:85] = 255
     masks = {"top": cut, "back": tiny, "left": holed}
     result = surface_method(masks, {}, {"top": "t.png", "back": "b.png", "left": "l.png"})
-    flags = " | ".join(result.flags)
+    flags = " | ".join(o.reason for o in result.observations)
+    assert {(o.view, o.code) for o in result.observations} == {
+        ("top", "surface_fit"), ("back", "surface_fit"), ("left", "surface_fit")}
     assert "t.png" in flags and "frame" in flags
     assert "b.png" in flags and "too small" in flags
     assert "l.png" in flags and "hidden" in flags
@@ -243,12 +245,13 @@ def test_poor_fits_are_flagged_and_fall_back_to_pixel():
         assert result.values[view] == pytest.approx(pixel_view_percent(mask))
 
 
-def test_top_view_without_a_front_cue_is_flagged():
+def test_top_view_without_a_front_cue_is_noted():
     # Loss over the forehead side: which way round the head is changes the reading.
     front = lambda p: (p[:, 1] > 0.45 * SEMI[1]) & (p[:, 2] > 0.45 * SEMI[2])  # noqa: E731
     mask = render(SEMI, [0, 0, 1], [0, 1, 0], front, no_region)
     result = surface_method({"top": mask}, {}, {"top": "top.png"})
-    assert any("top.png" in flag and "front" in flag for flag in result.flags)
+    assert any("top.png" in o.reason and "front" in o.reason and o.code in ("pose_guess", "pose_ambiguous")
+               for o in result.observations)
     assert result.values["top"] is not None
 
 
@@ -307,14 +310,14 @@ def test_tilted_camera_is_found_and_patch_measured_within_one_point(view, toward
                   centre_px=(160, 160))
     truth = surface_percent(SEMI, lambda p: area(p) & ~face(p), loss_region)
     result = surface_method({view: mask}, {view: None}, {})
-    assert not result.flags
+    assert not result.observations
     assert abs(result.values[view] - truth) <= 1.0, (result.values[view], truth)
     # The pose itself within 10 deg (a sideways top tilt moves the hairline least: 8 deg off).
     samples, _ = reconstruct_view(view, mask, None)
     assert np.degrees(np.arccos(np.clip(samples[0].camera.toward @ toward, -1, 1))) < 10.0
 
 
-def test_unknown_front_is_flagged_only_when_it_changes_the_reading():
+def test_unknown_front_is_noted_only_when_it_changes_the_reading():
     # A top photo with no face or ear skin: the front cannot be told and both ways round are
     # averaged. A cap at the vertex reads the same either way (no flag); a patch over the
     # forehead side reads differently (flagged, naming the spread).
@@ -322,9 +325,10 @@ def test_unknown_front_is_flagged_only_when_it_changes_the_reading():
     front = lambda p: (p[:, 1] > 0.45 * SEMI[1]) & (p[:, 2] > 0.45 * SEMI[2])  # noqa: E731
     symmetric = render(SEMI, [0, 0, 1], [0, 1, 0], cap, no_region)
     lopsided = render(SEMI, [0, 0, 1], [0, 1, 0], front, no_region)
-    assert surface_method({"top": symmetric}, {"top": None}, {}).flags == []
-    flags = surface_method({"top": lopsided}, {"top": None}, {}).flags
-    assert len(flags) == 1 and "both ways averaged" in flags[0] and "differ by" in flags[0]
+    assert surface_method({"top": symmetric}, {"top": None}, {}).observations == []
+    notes = surface_method({"top": lopsided}, {"top": None}, {}).observations
+    assert len(notes) == 1 and notes[0].code == "pose_ambiguous"
+    assert "both ways averaged" in notes[0].reason and "differ by" in notes[0].reason
 
 
 def test_large_masks_are_fitted_at_the_working_size_with_the_same_result():

@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from autosalt import __version__
-from autosalt.config import INFER_CHOICES, InferConfig, check_infer, load_config
+from autosalt.config import INFER_CHOICES, InferConfig, check_infer, check_quality, load_config
 from autosalt.contract import STATUS_ERROR, STATUS_FLAGGED, STATUS_OK, VIEWS
 from autosalt.fileio import (
     format_cell,
@@ -384,6 +384,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     options = command_line_settings(config.infer, args)
+    check_quality(config.quality)
     shard = parse_shard(args.shard)
     if not args.photos.is_dir():
         raise FileNotFoundError(f"{args.photos}: photo folder not found")

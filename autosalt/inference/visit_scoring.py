@@ -32,6 +32,7 @@ from autosalt.inference.overlays import labelled, view_overlay, visit_summary
 from autosalt.inference.quality import check_left_right, check_partial_loss, check_view
 from autosalt.layout import Visit
 from autosalt.postprocess.scoring import missing_views_error, score_row
+from autosalt.postprocess.values import Observation, split_observations
 from autosalt.postprocess.visit import score_visit
 
 #: The files written per view under OUT: (folder, extension).
@@ -130,10 +131,12 @@ class CheckedViews:
     views: list[str] = field(default_factory=list)  # the predicted views, in VIEWS order
     predictions: list = field(default_factory=list)  # their predictions, in the same order
     values: dict[str, float | None] = field(default_factory=dict)  # view -> percent
-    flags: list[str] = field(default_factory=list)  # quality checks', then scoring's
     errors: list[str] = field(default_factory=list)  # scoring's
-    quality_codes: dict[str, list[str]] = field(
-        default_factory=lambda: {view: [] for view in VIEWS})
+    observations: list[Observation] = field(default_factory=list)  # quality checks', scoring's
+
+    def quality_codes(self, view: str) -> list[str]:
+        """The view's codes, each once, in the order they were observed."""
+        return list(dict.fromkeys(o.code for o in self.observations if o.view == view))
 
 
 def score_one_visit(visit: Visit, decoded: Decoded, predictor, settings: Settings,
@@ -190,35 +193,32 @@ def _predict_and_check(decoded: Decoded, predictor, settings: Settings,
                                           settings.refine)
     masks = {view: p.mask for view, p in zip(views, predictions)}
     losses = {view: p.loss for view, p in zip(views, predictions)}
-    flags, quality_codes = _quality_flags(decoded, views, predictions, masks, names,
-                                          settings.quality)
+    observations = _quality_observations(decoded, views, predictions, masks, names,
+                                         settings.quality)
     result = score_visit(masks, losses, names, settings.method)
-    return CheckedViews(views, predictions, result.values, flags + result.flags, result.errors,
-                        quality_codes)
+    return CheckedViews(views, predictions, result.values, result.errors,
+                        observations + result.observations)
 
 
-def _quality_flags(decoded: Decoded, views: list[str], predictions: list,
-                   masks: dict[str, np.ndarray], names: dict[str, str],
-                   quality: QualityConfig) -> tuple[list[str], dict[str, list[str]]]:
-    """The quality checks' reasons (each naming its file) and each view's flag codes."""
-    flags: list[str] = []
-    codes: dict[str, list[str]] = {view: [] for view in VIEWS}
+def _quality_observations(decoded: Decoded, views: list[str], predictions: list,
+                          masks: dict[str, np.ndarray], names: dict[str, str],
+                          quality: QualityConfig) -> list[Observation]:
+    """The quality checks' findings, each with its view, code and reason (naming its file)."""
+    observations = []
     for view, prediction in zip(views, predictions):
         view_flags = check_view(decoded.photos[view], prediction.mask, view, quality)
         partial = check_partial_loss(prediction.mask, prediction.loss, quality)
-        for flag in view_flags + ([partial] if partial else []):
-            flags.append(f"{names[view]}: {flag.reason}")
-            codes[view].append(flag.code)
+        observations += [Observation(view, flag.code, f"{names[view]}: {flag.reason}")
+                         for flag in view_flags + ([partial] if partial else [])]
     swap = check_left_right(masks, quality)
-    if swap is not None:
-        flags.append(swap.reason)
-        codes["left"].append(swap.code)
-        codes["right"].append(swap.code)
-    return flags, codes
+    if swap is not None:  # one reason, both views' codes
+        observations += [Observation("left", swap.code, swap.reason),
+                         Observation("right", swap.code, "")]
+    return observations
 
 
-def _name_flags(visit: Visit) -> list[str]:
-    """A flag when the visit's folder or file names are not valid UTF-8."""
+def _name_notes(visit: Visit) -> list[str]:
+    """A note when the visit's folder or file names are not valid UTF-8."""
     if safe_text(visit.patient) != visit.patient or safe_text(visit.visit) != visit.visit:
         return ["folder or file name is not valid UTF-8 (shown with \\x escapes)"]
     return []
@@ -227,13 +227,15 @@ def _name_flags(visit: Visit) -> list[str]:
 def _visit_row(visit: Visit, checked: CheckedViews, errors: list[str], settings: Settings,
                model_id: str) -> dict:
     """The visit's row of OUT/scores.csv (:data:`SCORE_COLUMNS`)."""
+    flags, notes = split_observations(checked.observations, settings.quality.review_codes)
     row = score_row(safe_text(visit.patient), safe_text(visit.visit), checked.values,
-                    errors=errors + checked.errors, flags=_name_flags(visit) + checked.flags,
+                    errors=errors + checked.errors, flags=flags,
+                    notes=_name_notes(visit) + [note for note in notes if note],
                     allow_partial=settings.allow_partial, method=settings.method, model=model_id)
     row["uncertainty"] = visit_uncertainty([p.confidence for p in checked.predictions])
     row["version"] = __version__
     for view in VIEWS:
-        row[f"quality_{view}"] = ";".join(checked.quality_codes[view])
+        row[f"quality_{view}"] = ";".join(checked.quality_codes(view))
     return row
 
 
@@ -246,7 +248,7 @@ def _view_details(names: dict[str, str], checked: CheckedViews) -> dict[str, dic
     for view in VIEWS:
         if view in details:
             details[view]["percent"] = checked.values.get(view)
-            details[view]["quality"] = checked.quality_codes[view]
+            details[view]["quality"] = checked.quality_codes(view)
     return details
 
 
@@ -262,7 +264,7 @@ def _write_images(visit: Visit, decoded: Decoded, views: list[str], predictions:
         loss = _downscale(prediction.loss, OVERLAY_MAX_SIDE, cv2.INTER_AREA)
         tiles[view] = view_overlay(photo, mask, loss)
         percent = row.get(view)
-        flagged = bool(row[f"quality_{view}"])
+        flagged = bool(set(row[f"quality_{view}"].split(";")) & set(settings.quality.review_codes))
         text = (f"{view} {percent:.1f}%" if percent is not None else f"{view} n/a") + \
             (" (!)" if flagged else "")
         labels[view] = (text, flagged)

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from autosalt.config import DEFAULT_REVIEW_CODES
 from autosalt.contract import IMAGE_EXTENSIONS, STATUS_ERROR
 from autosalt.fileio import InputError, read_loss_map, read_mask, write_csv_atomic
 from autosalt.layout import Visit, companion_path, scan_labeled_folder
 from autosalt.postprocess.scoring import PREDICTED_COLUMNS, score_row
+from autosalt.postprocess.values import split_observations
 from autosalt.postprocess.visit import DEFAULT_METHOD, METHODS, score_visit
 
 
@@ -73,9 +75,11 @@ def score_masks(root: str | Path, method: str = DEFAULT_METHOD, allow_partial: b
         masks, losses, names, errors = load_visit(root, visit)
         result = score_visit(masks, losses, names, method) if masks and not errors else None
         values = result.values if result else {}
+        flags, notes = split_observations(result.observations if result else [],
+                                          DEFAULT_REVIEW_CODES)
         rows.append(score_row(visit.patient, visit.visit, values,
                               errors=errors + (result.errors if result else []),
-                              flags=result.flags if result else [],
+                              flags=flags, notes=notes,
                               allow_partial=allow_partial, method=method))
     return rows
 

@@ -10,7 +10,7 @@ from autosalt.salt import aa_iga, salt_from_views, salt_range, severity_s
 #: Columns of the predicted-scores table: the contract's required ones, then ours; ``salt_min``
 #: and ``salt_max`` are filled for partial visits only (contract sections 2 and 4).
 PREDICTED_COLUMNS: tuple[str, ...] = PREDICTED_REQUIRED + (
-    "flags", "method", "model", "salt_min", "salt_max")
+    "flags", "notes", "method", "model", "salt_min", "salt_max")
 
 
 def missing_views_error(missing: Sequence[str]) -> str:
@@ -21,13 +21,15 @@ def missing_views_error(missing: Sequence[str]) -> str:
 
 def score_row(patient: str, visit: str, view_values: Mapping[str, float | None],
               errors: Sequence[str] = (), flags: Sequence[str] = (),
-              allow_partial: bool = False, method: str = "", model: str = "") -> dict:
+              notes: Sequence[str] = (), allow_partial: bool = False, method: str = "",
+              model: str = "") -> dict:
     """One predicted-scores row.
 
     Args:
         view_values: view -> percent, or None / absent where the view could not be scored.
         errors: reasons the visit cannot be scored (each names its file); any -> ``error``.
         flags: reasons a human should look (quality checks); any -> ``flagged``.
+        notes: what the checks noticed that does not call for a look (kept in ``notes``).
         allow_partial: a visit with missing views reports the views it has and the SALT range
             they allow (``salt_min``: missing views at 0, ``salt_max``: at 100), ``flagged``;
             ``salt``, ``severity_s`` and ``aa_iga`` stay empty. Without it, ``error``.
@@ -51,6 +53,7 @@ def score_row(patient: str, visit: str, view_values: Mapping[str, float | None],
         "patient": patient, "visit": visit, "salt": salt, **values,
         "severity_s": severity_s(salt) if salt is not None else None,
         "aa_iga": aa_iga(salt) if salt is not None else None,
-        "status": status, "flags": "; ".join(errors + flags), "method": method, "model": model,
+        "status": status, "flags": "; ".join(errors + flags), "notes": "; ".join(notes),
+        "method": method, "model": model,
         "salt_min": low, "salt_max": high,
     }

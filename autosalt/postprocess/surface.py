@@ -160,16 +160,17 @@ def view_samples(fit: ViewFit, semi_axes: np.ndarray) -> list[SurfaceSamples]:
 
 
 def _ambiguity_notes(fit: ViewFit, samples: list[SurfaceSamples], semi_axes: np.ndarray
-                     ) -> list[str]:
-    """The view's notes, plus its ``ambiguous`` note where the readings' values of its own
-    area differ by more than ``AMBIGUITY_FLAG_POINTS``: flag the guess only where it matters."""
-    notes = list(fit.notes)
+                     ) -> list[tuple[str, str]]:
+    """The view's (code, note) pairs: its pose notes (``pose_guess``), plus its ``ambiguous``
+    note (``pose_ambiguous``) where the readings' values of its own area differ by more than
+    ``AMBIGUITY_FLAG_POINTS``: note the guess only where it matters."""
+    notes = [("pose_guess", note) for note in fit.notes]
     if len(samples) > 1:
         values = [_own_area_percent(fit.outline.view, sample, semi_axes) for sample in samples]
         spread = max(values) - min(values)
         if spread > AMBIGUITY_FLAG_POINTS:
-            notes.append(f"{fit.ambiguous} (the two readings of this view differ by {spread:.1f} "
-                         "points)")
+            notes.append(("pose_ambiguous", f"{fit.ambiguous} (the two readings of this view "
+                                            f"differ by {spread:.1f} points)"))
     return notes
 
 
@@ -186,7 +187,7 @@ def reconstruct_view(view: str, mask: np.ndarray, loss_map: np.ndarray | None,
     """
     fit = find_readings(fit_outline(view, mask, loss_map), semi_axes)
     samples = view_samples(fit, semi_axes)
-    return samples, _ambiguity_notes(fit, samples, semi_axes)
+    return samples, [note for _, note in _ambiguity_notes(fit, samples, semi_axes)]
 
 
 def _own_area_percent(view: str, samples: SurfaceSamples, semi_axes: np.ndarray) -> float:
@@ -245,7 +246,8 @@ def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndar
         names: view -> a name for messages (usually the mask file).
     Returns:
         VisitValues with a percent (0..100) for every view given that has scalp; errors for
-        views with none; flags for views that fell back to the pixel method and why.
+        views with none; observations: views that fell back to the pixel method and why
+        (``surface_fit``), and pose guesses (``pose_guess``, ``pose_ambiguous``).
     """
     result = VisitValues()
     outlines, fallback = _fit_outlines(masks, losses, names, result)
@@ -254,8 +256,8 @@ def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndar
     for view, outline in outlines.items():
         fit = find_readings(outline, semi)
         reconstructed[view] = view_samples(fit, semi)
-        notes = _ambiguity_notes(fit, reconstructed[view], semi)
-        result.flags.extend(f"{names.get(view, view)}: {note}" for note in notes)
+        for code, note in _ambiguity_notes(fit, reconstructed[view], semi):
+            result.observe(view, code, f"{names.get(view, view)}: {note}")
     loss_sum, area_sum = _area_sums(reconstructed, semi)
     for view in masks:
         if view in fallback:
@@ -265,8 +267,8 @@ def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndar
             if area_sum[index] > 0:
                 result.values[view] = float(100.0 * loss_sum[index] / area_sum[index])
             else:
-                result.flags.append(f"{names.get(view, view)}: no scalp of the {view} area seen; "
-                                    "pixel value used")
+                result.observe(view, "surface_fit", f"{names.get(view, view)}: no scalp of the "
+                                                    f"{view} area seen; pixel value used")
                 result.values[view] = pixel_view_percent(masks[view], losses.get(view))
     return result
 
@@ -275,7 +277,7 @@ def _fit_outlines(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarr
                   names: Mapping[str, str], result: VisitValues
                   ) -> tuple[dict[str, Outline], dict[str, float]]:
     """Step 1 for every view: (view -> outline, view -> pixel percent of the views that fall
-    back to the pixel method). Adds the errors and fall-back flags to ``result``."""
+    back to the pixel method). Adds the errors and fall-back observations to ``result``."""
     outlines: dict[str, Outline] = {}
     fallback: dict[str, float] = {}
     for view, mask in masks.items():
@@ -297,7 +299,8 @@ def _fit_outlines(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarr
             except EmptyScalpError as error:
                 result.errors.append(f"{label}: {error}")
                 continue
-            result.flags.append(f"{label}: surface fit poor ({reason}); pixel value used")
+            result.observe(view, "surface_fit", f"{label}: surface fit poor ({reason}); pixel "
+                                                "value used")
     return outlines, fallback
 
 
