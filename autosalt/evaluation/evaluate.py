@@ -203,8 +203,8 @@ def _error_tables(report: HtmlReport, joined: Joined, per_band_mae: dict,
 def _status_table(report: HtmlReport, by_status: dict) -> None:
     """Agreement per batch-scoring status (ok, flagged)."""
     report.paragraph("Agreement by the status batch scoring gave each visit: 'ok', or "
-                     "'flagged' for a person to review (blur, exposure, a poor surface fit, "
-                     "views that do not match their names; the flags column says which). "
+                     "'flagged' for a person to review (a scalp read mostly as partial loss, or a "
+                     "photo outside what the model was made for; the flags column says which). "
                      "Flags are useful when the large errors fall among the flagged visits.")
     report.table(["Status", "n", "Share of visits", "MAE", "95% CI", "Bias", "95% CI",
                   "Largest error"],

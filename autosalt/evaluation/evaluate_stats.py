@@ -92,8 +92,8 @@ def per_view_statistics(joined: Joined) -> dict[str, Estimate]:
 def status_statistics(joined: Joined) -> dict[str, dict]:
     """Agreement within each status of the predicted table (``ok``, ``flagged``, ...).
 
-    Batch scoring flags visits a person should look at (blur, exposure, a poor surface fit,
-    views that do not look like their names); this says whether the flags pick out the
+    Batch scoring flags visits a person should look at (a scalp read mostly as partial loss,
+    photos outside what the model was made for; docs/scoring.md); this says whether the flags pick out the
     large errors: MAE and bias with their CIs, the largest error, and the share of visits.
     Empty when the predicted table has no ``status`` column.
     """
