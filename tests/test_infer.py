@@ -502,3 +502,15 @@ def test_every_code_the_checks_write_is_a_known_quality_code():
         written |= set(re.findall(r'\("(pose_\w+)",', text))
     assert written == set(QUALITY_CODES)
     assert set(DEFAULT_REVIEW_CODES) <= set(QUALITY_CODES)
+
+
+def test_observations_split_into_review_flags_and_notes():
+    from autosalt.postprocess.values import Observation, split_observations
+
+    swap = [Observation("left", "left_right_swapped", "left and right views look swapped"),
+            Observation("right", "left_right_swapped", "")]
+    partial = Observation("top", "partial_loss", "top.jpg: 90% partial")
+    assert split_observations(swap + [partial], ["partial_loss"]) == (
+        ["top.jpg: 90% partial"], ["left and right views look swapped"])
+    assert split_observations(swap, ["left_right_swapped"]) == (
+        ["left and right views look swapped"], [])

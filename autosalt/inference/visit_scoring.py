@@ -230,7 +230,7 @@ def _visit_row(visit: Visit, checked: CheckedViews, errors: list[str], settings:
     flags, notes = split_observations(checked.observations, settings.quality.review_codes)
     row = score_row(safe_text(visit.patient), safe_text(visit.visit), checked.values,
                     errors=errors + checked.errors, flags=flags,
-                    notes=_name_notes(visit) + [note for note in notes if note],
+                    notes=_name_notes(visit) + notes,
                     allow_partial=settings.allow_partial, method=settings.method, model=model_id)
     row["uncertainty"] = visit_uncertainty([p.confidence for p in checked.predictions])
     row["version"] = __version__

@@ -32,8 +32,10 @@ class VisitValues:
 def split_observations(observations: Iterable[Observation], review_codes: Collection[str]
                        ) -> tuple[list[str], list[str]]:
     """(flags, notes): the reasons whose code asks for a review (the visit becomes
-    ``flagged``), and the others, kept for the record without flagging the visit."""
+    ``flagged``), and the others, kept for the record without flagging the visit. An
+    observation without a reason (a code another view's reason already explains) adds none."""
     flags, notes = [], []
     for observation in observations:
-        (flags if observation.code in review_codes else notes).append(observation.reason)
+        if observation.reason:
+            (flags if observation.code in review_codes else notes).append(observation.reason)
     return flags, notes
