@@ -128,6 +128,10 @@ def level_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+#: A view-percent error (points) a quality code should pick out on the labeled photos.
+LARGE_VIEW_ERROR = 10.0
+
+
 def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
     """Masks and view percents of the scored photos against a labeled folder of the same ids."""
     reference_rows = {row["patient"]: row for row in
@@ -148,7 +152,9 @@ def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
             "scalp_iou": _iou(scalp_pixels(reference), scalp_pixels(predicted), valid),
             "haired_loss": loss_map[reference == CLASS_HAIR],
             "percent_error": _percent_error(reference_rows.get(photo_id), predicted_rows.get(photo_id),
-                                            view)})
+                                            view),
+            "codes": {code for code in predicted_rows.get(photo_id, {}).get(f"quality_{view}", "")
+                      .split(";") if code}})
     loss_ious = [p["loss_iou"] for p in per_photo if p["loss_iou"] is not None]
     errors = [p["percent_error"] for p in per_photo if p["percent_error"] is not None]
     haired = np.concatenate([p["haired_loss"] for p in per_photo]) if per_photo else np.zeros(0)
@@ -158,7 +164,32 @@ def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
              f"{np.mean([p['scalp_iou'] for p in per_photo]):.3f} | "
              f"{np.mean(errors):.2f} (n={len(errors)}) | "
              f"{np.median(haired):.3f} |"]
-    return lines, per_photo
+    return lines + ["", *check_code_table(per_photo)], per_photo
+
+
+def check_code_table(per_photo: list[dict]) -> list[str]:
+    """Per quality code on the labeled photos: how many carry it, the view-percent MAE with
+    and without it, and its AUROC for an error over LARGE_VIEW_ERROR points."""
+    scored = [p for p in per_photo if p["percent_error"] is not None]
+    large = np.array([p["percent_error"] > LARGE_VIEW_ERROR for p in scored])
+    review = set(QualityConfig().review_codes)
+    lines = [f"Quality codes on the labeled photos ({int(large.sum())} of {len(scored)} with a "
+             f"view-percent error over {LARGE_VIEW_ERROR:g}):", "",
+             "| code | photos with it | view MAE with | view MAE without | AUROC for error > "
+             f"{LARGE_VIEW_ERROR:g} |", "|---|---|---|---|---|"]
+    flagged = ("flagged for review", [bool(p["codes"] & review) for p in scored])
+    for label, has in [flagged] + [(f"`{code}` ({'review' if code in review else 'note'})",
+                                    [code in p["codes"] for p in scored])
+                                   for code in sorted({c for p in scored for c in p["codes"]})]:
+        has = np.array(has, dtype=bool)
+        errors = np.array([p["percent_error"] for p in scored])
+        with_it = f"{errors[has].mean():.2f}" if has.any() else "-"
+        without = f"{errors[~has].mean():.2f}" if (~has).any() else "-"
+        area = (stats.mannwhitneyu(has[large].astype(float), has[~large].astype(float)).statistic
+                / (large.sum() * (~large).sum())) if large.any() and (~large).any() else None
+        lines.append(f"| {label} | {int(has.sum())} | {with_it} | {without} | "
+                     f"{'-' if area is None else f'{area:.2f}'} |")
+    return lines
 
 
 def _iou(reference: np.ndarray, predicted: np.ndarray, valid: np.ndarray) -> float | None:
