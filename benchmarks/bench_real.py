@@ -42,6 +42,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
+from bench_flags import auroc  # noqa: E402
 
 from autosalt.config import QualityConfig  # noqa: E402
 from autosalt.contract import CLASS_HAIR, CLASS_IGNORE, CLASS_LOSS, VIEWS, scalp_pixels  # noqa: E402
@@ -85,10 +86,16 @@ def read_levels(real: Path) -> dict[str, tuple[str, int]]:
                 for row in csv.DictReader(handle) if row["norwood_level"]}
 
 
+def view_codes(row: dict, view: str) -> set[str]:
+    """The quality codes a score-table row gives one view (``quality_<view>``, ``;``-separated)."""
+    return {code for code in row.get(f"quality_{view}", "").split(";") if code}
+
+
 def photo_rows(out: Path, levels: dict) -> list[dict]:
     """One dict per scored photo: id, view, level, percent, quality codes, flagged (a review
     code), surface failure, haired loss."""
     rows = []
+    review = set(QualityConfig().review_codes)
     for row in read_table_rows(out / "scores.csv"):
         photo_id = row["patient"]
         if photo_id not in levels:
@@ -100,10 +107,10 @@ def photo_rows(out: Path, levels: dict) -> list[dict]:
         mask = read_mask(out / "masks" / photo_id / row["visit"] / f"{view}.png")
         loss = read_loss_map(out / "loss" / photo_id / row["visit"] / f"{view}.png")
         haired = loss[mask == CLASS_HAIR]
-        codes = {code for code in row.get(f"quality_{view}", "").split(";") if code}
+        codes = view_codes(row, view)
         rows.append({"id": photo_id, "visit": row["visit"], "view": view, "level": level,
                      "percent": float(row[view]), "codes": codes,
-                     "flagged": bool(codes & set(QualityConfig().review_codes)),
+                     "flagged": bool(codes & review),
                      "surface_failed": "surface_fit" in codes,
                      "haired_loss": float(np.median(haired)) if haired.size else None})
     return rows
@@ -153,8 +160,7 @@ def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
             "haired_loss": loss_map[reference == CLASS_HAIR],
             "percent_error": _percent_error(reference_rows.get(photo_id), predicted_rows.get(photo_id),
                                             view),
-            "codes": {code for code in predicted_rows.get(photo_id, {}).get(f"quality_{view}", "")
-                      .split(";") if code}})
+            "codes": view_codes(predicted_rows.get(photo_id, {}), view)})
     loss_ious = [p["loss_iou"] for p in per_photo if p["loss_iou"] is not None]
     errors = [p["percent_error"] for p in per_photo if p["percent_error"] is not None]
     haired = np.concatenate([p["haired_loss"] for p in per_photo]) if per_photo else np.zeros(0)
@@ -171,7 +177,8 @@ def check_code_table(per_photo: list[dict]) -> list[str]:
     """Per quality code on the labeled photos: how many carry it, the view-percent MAE with
     and without it, and its AUROC for an error over LARGE_VIEW_ERROR points."""
     scored = [p for p in per_photo if p["percent_error"] is not None]
-    large = np.array([p["percent_error"] > LARGE_VIEW_ERROR for p in scored])
+    errors = np.array([p["percent_error"] for p in scored])
+    large = errors > LARGE_VIEW_ERROR
     review = set(QualityConfig().review_codes)
     lines = [f"Quality codes on the labeled photos ({int(large.sum())} of {len(scored)} with a "
              f"view-percent error over {LARGE_VIEW_ERROR:g}):", "",
@@ -181,12 +188,10 @@ def check_code_table(per_photo: list[dict]) -> list[str]:
     for label, has in [flagged] + [(f"`{code}` ({'review' if code in review else 'note'})",
                                     [code in p["codes"] for p in scored])
                                    for code in sorted({c for p in scored for c in p["codes"]})]:
+        area = auroc([float(h) for h in has], list(large))
         has = np.array(has, dtype=bool)
-        errors = np.array([p["percent_error"] for p in scored])
         with_it = f"{errors[has].mean():.2f}" if has.any() else "-"
         without = f"{errors[~has].mean():.2f}" if (~has).any() else "-"
-        area = (stats.mannwhitneyu(has[large].astype(float), has[~large].astype(float)).statistic
-                / (large.sum() * (~large).sum())) if large.any() and (~large).any() else None
         lines.append(f"| {label} | {int(has.sum())} | {with_it} | {without} | "
                      f"{'-' if area is None else f'{area:.2f}'} |")
     return lines
