@@ -272,6 +272,8 @@ def main() -> None:
     parser.add_argument("--check", type=Path, default=None, help="labeled-data folder of held-out photos")
     parser.add_argument("--work", type=Path, default=None, help="keep the scored output here")
     parser.add_argument("--no-section", action="store_true", help="print only; leave docs/benchmarks.md")
+    parser.add_argument("--infer-args", default="",
+                        help="further options of `autosalt infer`, e.g. '--no-tta' (said in the section)")
     args = parser.parse_args()
     if not (args.real / "levels.csv").exists():
         sys.exit(f"{args.real}: no levels.csv; point --real at shared/real/norwood_dev")
@@ -280,7 +282,8 @@ def main() -> None:
     out = work / f"infer_{args.name}"
     if not (out / "scores.csv").exists():
         subprocess.run([str(Path(sys.executable).parent / "autosalt"), "infer", str(photos),
-                        "--out", str(out), "--model", str(args.model), "--allow-partial", "--quiet"],
+                        "--out", str(out), "--model", str(args.model), "--allow-partial", "--quiet",
+                        *args.infer_args.split()],
                        check=True)
     report(args, out)
 
@@ -289,8 +292,10 @@ def report(args: argparse.Namespace, out: Path) -> None:
     rows = photo_rows(out, read_levels(args.real))
     timing = json.loads((out / "run.json").read_text())["timing"]
     scored = [r for r in rows if r["percent"] is not None]
+    how = (f"`autosalt infer --allow-partial {args.infer_args}`, its other options at their defaults"
+           if args.infer_args else "`autosalt infer --allow-partial` with its defaults")
     lines = [f"Model `{args.model.name}`; part `{args.part}` of `{args.split.name}` ({len(rows)} photos, "
-             f"{len(scored)} scored); `autosalt infer --allow-partial` with its defaults. {machine()}.", "",
+             f"{len(scored)} scored); {how}. {machine()}.", "",
              *level_table(rows), "",
              "Photos flagged for review (a review code on their view): "
              f"{sum(r['flagged'] for r in scored)} of "
@@ -313,10 +318,12 @@ def report(args: argparse.Namespace, out: Path) -> None:
     body = "\n".join(lines)
     print(body)
     if not args.no_section:
+        check = f" --check {args.check}" if args.check else ""
+        extra = f" --infer-args '{args.infer_args}'" if args.infer_args else ""
         write_section(f"real_{args.name}", f"## Real photos (norwood_dev): {args.name}\n\n"
                       "Command: `python benchmarks/bench_real.py "
                       f"--model {args.model.name} --name {args.name}"
-                      f"{' --check ' + str(args.check) if args.check else ''}`\n\n{body}")
+                      f"{check}{extra}`\n\n{body}")
 
 
 if __name__ == "__main__":
