@@ -147,6 +147,7 @@ class InferConfig:
     precision: str = "auto"  # torch backend: auto (bf16 where native, else fp32), fp32, bf16
     tta: bool = True  # average each prediction with the mirrored photo's
     refine: bool = True  # a second pass on a crop around a small head
+    upright: bool = True  # predict again on a photo turned upright (skin below the scalp)
     allow_partial: bool = False  # score visits with missing views (no SALT; its range)
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse photos above this many pixels
     workers: int = 1  # photo-decoding threads

@@ -52,8 +52,9 @@ def write_section(name: str, body: str) -> None:
 
 
 def add_test_time_options(parser, refine: bool = True) -> None:
-    """``--tta`` / ``--no-tta`` and, with ``refine``, ``--refine`` / ``--no-refine``, defaulting to
-    what ``autosalt infer`` does, so a benchmark measures the scoring path as shipped."""
+    """``--tta`` / ``--no-tta`` and, with ``refine``, ``--refine`` / ``--no-refine`` and
+    ``--upright`` / ``--no-upright``, defaulting to what ``autosalt infer`` does, so a benchmark
+    measures the scoring path as shipped."""
     import argparse
 
     from autosalt.inference.batch import Settings
@@ -65,6 +66,15 @@ def add_test_time_options(parser, refine: bool = True) -> None:
         parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
                             help="second pass on a crop around a small head, as `autosalt infer` by "
                                  "default (--no-refine: one pass on the whole photo)")
+        parser.add_argument("--upright", action=argparse.BooleanOptionalAction, default=Settings.upright,
+                            help="again on a photo that lies turned, turned upright, as `autosalt "
+                                 "infer` by default")
+
+
+def upright_text() -> str:
+    """What ``upright`` does (for section texts)."""
+    return ("again on the photo turned upright where the prediction put the face or neck beside or "
+            "above the scalp")
 
 
 def second_pass_text() -> str:

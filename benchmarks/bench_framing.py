@@ -128,7 +128,7 @@ def main() -> int:
         f"original photo, and so the head, spans. *Photo* (H x W): rows other than "
         f"{args.size}x{args.size} are the same heads rendered upright or landscape, as framed by "
         f"the generator. The heads and the exact SALT are the same in every row. "
-        f"{pipeline_text(args.tta, refine=False)} *One pass*: the "
+        f"{pipeline_text(args.tta, refine=False, upright=False)} *One pass*: the "
         f"network once on the whole photo; *refine*: {second_pass_text()} (`autosalt infer "
         f"--refine`, the default). *Change*: "
         f"refine's SALT error minus one pass's, visit by visit, mean with a 95% interval from a "

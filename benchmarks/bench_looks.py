@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, upright_text, write_section  # noqa: E402
 from bench_finetune import paired_change  # noqa: E402
 
 from autosalt.model.precision import resolve_bf16  # noqa: E402
@@ -45,7 +45,8 @@ def render_once(root: Path, *, patients: int, visits: int, seed: int, size: int,
     return root
 
 
-def score_variants(models: list[Path], roots: dict[str, Path], tta: bool, refine: bool) -> list[str]:
+def score_variants(models: list[Path], roots: dict[str, Path], tta: bool, refine: bool,
+                   upright: bool) -> list[str]:
     """Table rows: every model on every variant (the same heads rendered differently), each
     variant's SALT error compared visit by visit with the first variant's."""
     rows = []
@@ -53,7 +54,8 @@ def score_variants(models: list[Path], roots: dict[str, Path], tta: bool, refine
     for model in models:
         predictor = Predictor(model)
         results = {name: evaluate(predictor.model, list_samples([root]), predictor.input_size, "cpu",
-                                  progress=False, per_visit=True, tta=tta, refine=refine)
+                                  progress=False, per_visit=True, tta=tta, refine=refine,
+                                  upright=upright)
                    for name, root in roots.items()}
         for name, result in results.items():
             if name == reference:
@@ -71,11 +73,12 @@ def score_variants(models: list[Path], roots: dict[str, Path], tta: bool, refine
     return rows
 
 
-def pipeline_text(tta: bool, refine: bool) -> str:
+def pipeline_text(tta: bool, refine: bool, upright: bool) -> str:
     """How every variant is scored, and what the bias column means (for the section text)."""
     return (f"Photos -> network ({'bf16' if resolve_bf16(True, 'cpu') else 'fp32'}"
             f"{', averaged with the mirrored photo' if tta else ''}"
-            f"{'; ' + second_pass_text() if refine else ''}) -> `surface` -> SALT. "
+            f"{'; ' + second_pass_text() if refine else ''}"
+            f"{'; ' + upright_text() if upright else ''}) -> `surface` -> SALT. "
             "*SALT bias*: mean signed error (negative = under-call).")
 
 
@@ -103,14 +106,14 @@ def main() -> int:
     roots = {look: render_once(args.work / f"{look}_{args.seed}_{args.patients}x{args.visits}_{args.size}",
                                patients=args.patients, visits=args.visits, seed=args.seed,
                                size=args.size, look=look) for look in looks}
-    rows = score_variants(args.models, roots, args.tta, args.refine)
+    rows = score_variants(args.models, roots, args.tta, args.refine, args.upright)
     body = "\n".join([
         "## Models across photo looks (`benchmarks/bench_looks.py`)", "",
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
         f"{args.seed}, {args.patients} patients x {args.visits} visits, {args.size}x{args.size}) "
         f"rendered in each look of `autosalt synth --look` ({', '.join(looks)}): the heads and "
         f"the exact truth are identical, only the photos differ. "
-        f"{pipeline_text(args.tta, args.refine)} *Change "
+        f"{pipeline_text(args.tta, args.refine, args.upright)} *Change "
         "vs default look*: SALT error in that look minus in the default look, visit by visit, "
         "mean with a 95% interval from a bootstrap over patients. "
         "Which looks each model was trained on: `docs/experiments/model-history.md`. Synthetic accuracy, not "

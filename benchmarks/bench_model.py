@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, upright_text, write_section  # noqa: E402
 
 from autosalt.model.predictor import Predictor  # noqa: E402
 from autosalt.synth.generate import SynthOptions, generate  # noqa: E402
@@ -64,7 +64,8 @@ def main() -> int:
                      options=SynthOptions(size=(args.size, args.size)), workers=2, progress=True)
         truth = {(r["patient"], r["visit"]): r["pattern"] for r in read_table_rows(data / "truth.csv")}
         visits = evaluate_visits(predictor.model, list_samples([data]), predictor.input_size, "cpu",
-                                 methods=METHODS, tta=args.tta, refine=args.refine)  # once each
+                                 methods=METHODS, tta=args.tta, refine=args.refine,
+                                 upright=args.upright)  # once each
     groups = {"all": visits}
     for pattern in sorted(set(truth.values())):
         groups[pattern] = [v for v in visits if truth[(v.patient, v.visit)] == pattern]
@@ -78,6 +79,7 @@ def main() -> int:
              + f". Photos -> network ({'bf16' if predictor.bf16 else 'fp32'}"
              + (", averaged with the mirrored photo's prediction" if args.tta else "")
              + (f"; {second_pass_text()}" if args.refine else "")
+             + (f"; {upright_text()}" if args.upright else "")
              + ") -> post-processing -> "
              "SALT vs the exact truth. *SALT bias*: mean signed error, predicted minus true "
              "(negative = under-call). *Hair-loss Jaccard* compares the class masks, which split "

@@ -48,7 +48,7 @@ def main() -> int:
         args.work / f"{args.look}_{args.seed}_{args.patients}x{args.visits}_{size}",
         patients=args.patients, visits=args.visits, seed=args.seed, size=size, look=args.look)
         for size in args.sizes}
-    rows = score_variants(args.models, roots, args.tta, args.refine)
+    rows = score_variants(args.models, roots, args.tta, args.refine, args.upright)
     body = "\n".join([
         "## Models across photo resolutions (`benchmarks/bench_resolution.py`)", "",
         f"Machine: {where}. The same {args.patients * args.visits} held-out visits (seed "
@@ -57,7 +57,7 @@ def main() -> int:
         "truth are identical, only the pixel count differs; strands are drawn about a pixel wide "
         "at any size, so larger renders have finer hair that blends into a tint once the photo "
         "is downscaled to the network's input, as real high-resolution photos do. "
-        f"{pipeline_text(args.tta, args.refine)} *Change*: SALT error at that "
+        f"{pipeline_text(args.tta, args.refine, args.upright)} *Change*: SALT error at that "
         f"size minus at {args.sizes[0]} px, visit by visit, mean with a 95% interval from a "
         "bootstrap over patients. Synthetic accuracy, not clinical accuracy.", "",
         *table_header("photo size", f"{args.sizes[0]} px"), *rows])

@@ -36,15 +36,15 @@ def test_checkpoint_is_small_plain_and_described():
 @pytest.fixture(scope="module")
 def sample_predictions() -> dict[tuple[str, str], tuple[list, float]]:
     """(patient, visit) -> (the four views' predictions, true SALT) for the 12 sample visits,
-    predicted as ``autosalt infer`` predicts them by default (mirror TTA, second pass)."""
+    predicted as ``autosalt infer`` predicts them by default (mirror TTA, second pass, upright)."""
     predictor = Predictor(MODEL)
     with (SAMPLE / "truth.csv").open(newline="") as stream:
         truth = {(row["patient"], row["visit"]): float(row["salt"]) for row in csv.DictReader(stream)}
     result = {}
     for patient, visit in truth:
         photos = [read_photo(SAMPLE / "photos" / patient / visit / f"{view}.jpg") for view in VIEWS]
-        result[(patient, visit)] = (predictor.predict_batch(photos, Settings.tta, Settings.refine),
-                                    truth[(patient, visit)])
+        predictions = predictor.predict_batch(photos, Settings.tta, Settings.refine, Settings.upright)
+        result[(patient, visit)] = (predictions, truth[(patient, visit)])
     return result
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from autosalt.contract import CLASS_HAIR
+from autosalt.contract import CLASS_HAIR, CLASS_SKIN
 from autosalt.model import precision
 from autosalt.model.checkpoint import (
     CheckpointError,
@@ -16,7 +16,7 @@ from autosalt.model.checkpoint import (
     save_checkpoint,
 )
 from autosalt.model.factory import OUTPUT_CHANNELS, PretrainedWeightsError, create_model
-from autosalt.model.predictor import Predictor, decode_logits, head_crop, letterbox
+from autosalt.model.predictor import Predictor, decode_logits, head_crop, letterbox, upright_turns
 from autosalt.training.engine import AREA_MIN_PIXELS, area_loss, segmentation_loss
 
 ARGS = {"arch": "unet", "encoder": "mobilenet_v2"}
@@ -291,6 +291,55 @@ def test_refine_finds_the_head_with_one_plain_pass_and_mirrors_only_the_pass_kep
     once = predictor.predict_batch([large], tta=True, refine=False)[0]
     assert np.array_equal(predictions[1].mask, once.mask)
     assert np.allclose(predictions[1].loss, once.loss)
+
+
+@pytest.mark.parametrize(("skin_at", "turns"), [("below", 0), ("above", 2), ("left", 1), ("right", 3)])
+def test_upright_turns_bring_the_skin_below_the_scalp(skin_at, turns):
+    mask = np.zeros((120, 200), np.uint8)
+    mask[40:80, 60:140] = CLASS_HAIR
+    skin = {"below": (slice(80, 100), slice(60, 140)), "above": (slice(20, 40), slice(60, 140)),
+            "left": (slice(40, 80), slice(30, 60)), "right": (slice(40, 80), slice(140, 170))}[skin_at]
+    mask[skin] = CLASS_SKIN
+    assert upright_turns(mask) == turns
+    assert upright_turns(np.ascontiguousarray(np.rot90(mask, turns))) == 0  # turned, it is upright
+
+
+def test_upright_turns_leave_a_photo_with_too_little_skin_or_no_scalp():
+    mask = np.zeros((120, 200), np.uint8)
+    mask[40:80, 60:140] = CLASS_HAIR
+    mask[36:40, 96:100] = CLASS_SKIN  # 16 pixels above 3200 of scalp: too little to tell
+    assert upright_turns(mask) == 0
+    assert upright_turns(np.where(mask == CLASS_HAIR, 0, mask).astype(np.uint8)) == 0
+
+
+def test_upright_pass_predicts_again_on_the_turned_photo_and_keeps_the_photos_frame(tiny_checkpoint):
+    # A network that reads skin from red and scalp with hair from green, whichever way the photo
+    # lies: the second prediction, on the photo turned upright and turned back, must land on the
+    # same pixels as the first (the photo's frame and size kept), at the cost of one more pass.
+    predictor = Predictor(tiny_checkpoint, bf16=False, channels_last=False)
+    calls = []
+
+    def network(batch: torch.Tensor) -> torch.Tensor:
+        calls.append(batch.shape[0])
+        red, green = (batch[:, :1] > 0).float(), (batch[:, 1:2] > 0).float()
+        return torch.cat([0 * red, 4 * red, 4 * green, 0 * red, 0 * red], dim=1)
+
+    predictor.model = network
+    turned = np.zeros((120, 200, 3), np.uint8)  # lying on its side: the skin left of the scalp
+    turned[:, :60, 0] = 255
+    turned[:, 60:, 1] = 255
+    upright = np.zeros((120, 200, 3), np.uint8)  # the skin below the scalp
+    upright[:80, :, 1] = 255
+    upright[80:, :, 0] = 255
+    plain = predictor.predict_batch([turned, upright])
+    calls.clear()
+    predictions = predictor.predict_batch([turned, upright], upright=True)
+    assert calls == [2, 1]  # both once, then only the turned photo again
+    for before, after in zip(plain, predictions):
+        assert after.mask.shape == after.loss.shape == (120, 200)
+        assert np.array_equal(before.mask, after.mask)
+    assert (predictions[0].mask[:, :50] == CLASS_SKIN).all()
+    assert (predictions[0].mask[:, 70:] == CLASS_HAIR).all()
 
 
 def test_letterbox_keeps_aspect():

@@ -356,6 +356,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
                         help="where the head fills little of the photo, predict again on a crop "
                              "around it (default; --no-refine: one pass on the whole photo)")
+    parser.add_argument("--upright", action=argparse.BooleanOptionalAction, default=None,
+                        help="where a photo lies turned (the face or neck beside or above the "
+                             "scalp), predict again on it turned upright (default; the masks keep "
+                             "the photo's orientation)")
     parser.add_argument("--allow-partial", action=argparse.BooleanOptionalAction, default=None,
                         help="report visits with missing views: the views present and the SALT "
                              "range they allow (salt_min, salt_max; no SALT), flagged")
@@ -392,8 +396,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     predictor, model_path = load_predictor(args.model, options.backend, options.precision, args.out)
     settings = Settings(method=options.method, tta=options.tta, refine=options.refine,
-                        allow_partial=options.allow_partial, export_annotations=args.export_annotations,
-                        max_pixels=options.max_pixels,
+                        upright=options.upright, allow_partial=options.allow_partial,
+                        export_annotations=args.export_annotations, max_pixels=options.max_pixels,
                         quality=config.quality)
     run_info = {
         "command": "autosalt infer", "model": {

@@ -53,6 +53,7 @@ class Settings:
     method: str = InferConfig.method
     tta: bool = InferConfig.tta  # mirror test-time augmentation (docs/benchmarks.md, tta_selection)
     refine: bool = InferConfig.refine  # second pass on a crop around a small head (docs/scoring.md)
+    upright: bool = InferConfig.upright  # again on a photo that lies turned, turned upright (docs/scoring.md)
     allow_partial: bool = InferConfig.allow_partial
     export_annotations: str | None = None
     max_pixels: int = InferConfig.max_pixels
@@ -190,7 +191,7 @@ def _predict_and_check(decoded: Decoded, predictor, settings: Settings,
     left/right pair, and turn the masks into per-view percents."""
     views = [view for view in VIEWS if view in decoded.photos]
     predictions = predictor.predict_batch([decoded.photos[view] for view in views], settings.tta,
-                                          settings.refine)
+                                          settings.refine, settings.upright)
     masks = {view: p.mask for view, p in zip(views, predictions)}
     losses = {view: p.loss for view, p in zip(views, predictions)}
     observations = _quality_observations(decoded, views, predictions, masks, names,

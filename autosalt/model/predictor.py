@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from autosalt.contract import scalp_pixels
+from autosalt.contract import CLASS_SKIN, scalp_pixels
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, NUM_CLASSES
 from autosalt.model.precision import resolve_bf16
@@ -75,6 +75,27 @@ def head_crop(mask: np.ndarray, margin: float = CROP_MARGIN, max_share: float = 
     return slice(int(y0), int(y1)), slice(int(x0), int(x1))
 
 
+#: Upright pass: the least skin, as a share of the predicted scalp, that tells which way is down.
+UPRIGHT_MIN_SKIN = 0.02
+
+
+def upright_turns(mask: np.ndarray, min_skin: float = UPRIGHT_MIN_SKIN) -> int:
+    """Quarter turns (``np.rot90``'s ``k``) that bring the photo upright: the predicted skin
+    (face, ears, neck, forehead) below the predicted scalp, as in every view the network was
+    trained on most. 0 when the photo is upright already, or when too little skin was found to
+    tell (under ``min_skin`` of the scalp's pixels).
+    """
+    scalp, skin = scalp_pixels(mask[::4, ::4]), mask[::4, ::4] == CLASS_SKIN
+    if not scalp.any() or skin.sum() < min_skin * scalp.sum():
+        return 0
+    scalp_y, scalp_x = np.argwhere(scalp).mean(axis=0)
+    skin_y, skin_x = np.argwhere(skin).mean(axis=0)
+    down, right = skin_y - scalp_y, skin_x - scalp_x
+    if abs(down) >= abs(right):
+        return 0 if down > 0 else 2
+    return 3 if right > 0 else 1  # a quarter turn clockwise brings the right side down
+
+
 @dataclass
 class Prediction:
     mask: np.ndarray  # (H, W) uint8 class ids 0..3
@@ -133,9 +154,32 @@ class PhotoPredictor:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def predict_batch(self, photos: list[np.ndarray], tta: bool = False, refine: bool = False
-                      ) -> list[Prediction]:
+    def predict_batch(self, photos: list[np.ndarray], tta: bool = False, refine: bool = False,
+                      upright: bool = False) -> list[Prediction]:
         """Predict masks for RGB uint8 photos (each (H, W, 3), any size).
+
+        ``upright``: where the first prediction puts the skin beside or above the scalp (a phone
+        photo turned by a quarter or half turn), predict again on the photo turned upright
+        (:func:`upright_turns`) and turn that prediction back into the photo's frame; the
+        masks keep the photo's own orientation and size. ``tta``, ``refine``: :meth:`_predict`.
+        """
+        predictions = self._predict(photos, tta, refine)
+        if not upright:
+            return predictions
+        turns = [upright_turns(prediction.mask) for prediction in predictions]
+        turned = [index for index, k in enumerate(turns) if k]
+        if turned:
+            again = self._predict([np.ascontiguousarray(np.rot90(photos[index], turns[index]))
+                                   for index in turned], tta, refine)
+            for index, prediction in zip(turned, again):
+                back = -turns[index]
+                predictions[index] = Prediction(np.ascontiguousarray(np.rot90(prediction.mask, back)),
+                                                np.ascontiguousarray(np.rot90(prediction.loss, back)),
+                                                prediction.confidence)
+        return predictions
+
+    def _predict(self, photos: list[np.ndarray], tta: bool, refine: bool) -> list[Prediction]:
+        """One prediction per photo as it lies.
 
         ``tta``: average with the mirrored photo's prediction. ``refine``: where the head fills
         little of the frame, predict again on a crop around it (:func:`head_crop`), so a small or
@@ -212,8 +256,9 @@ class PhotoPredictor:
             results.append(decode_logits(full))
         return results
 
-    def predict(self, photo: np.ndarray, tta: bool = False, refine: bool = False) -> Prediction:
-        return self.predict_batch([photo], tta, refine)[0]
+    def predict(self, photo: np.ndarray, tta: bool = False, refine: bool = False,
+                upright: bool = False) -> Prediction:
+        return self.predict_batch([photo], tta, refine, upright)[0]
 
 
 class Predictor(PhotoPredictor):

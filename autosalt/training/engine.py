@@ -236,15 +236,15 @@ class VisitTruth:
 def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
                     channels_last: bool = True, methods: Sequence[str] | None = None,
                     max_visits: int | None = None, progress: bool = True, tta: bool = False,
-                    refine: bool = False) -> list[VisitResult]:
+                    refine: bool = False, upright: bool = False) -> list[VisitResult]:
     """Predict every visit once, through the same path as batch scoring (letterbox, network,
     resize back, masks -> per-view percents -> SALT with each of ``methods``), and compare with
     the truth: ``truth.csv`` where the root has one, else the percents of the ground-truth masks
     by the same method. Every view is compared (:attr:`VisitResult.view_errors`), so a visit of
     one view counts too; only a visit with all four views adds a SALT error. A view or visit
-    the post-processing cannot score counts as scored 0. ``tta`` and ``refine``: as in batch
-    scoring (mirror averaging; a second pass on a crop around a small head); both off in
-    training's validation.
+    the post-processing cannot score counts as scored 0. ``tta``, ``refine`` and ``upright``: as
+    in batch scoring (mirror averaging; a second pass on a crop around a small head; again on a
+    photo that lies turned, turned upright); all off in training's validation.
     """
     from tqdm import tqdm
 
@@ -261,7 +261,7 @@ def evaluate_visits(model, samples: list[Sample], input_size: int, device, bf16:
         if root not in truths:
             truths[root] = (read_truth(root), read_view_truth(root))
         loaded = [load_targets(sample) for sample in visit]
-        predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta, refine)
+        predictions = predictor.predict_batch([photo for photo, _, _ in loaded], tta, refine, upright)
         key = (visit[0].patient, visit[0].visit)
         truth = VisitTruth(truths[root][0].get(key), truths[root][1].get(key, {}), {}, {})
         result = VisitResult(*key, np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64), 0.0, 0, 0.0,
@@ -363,12 +363,12 @@ def summarise(results: list[VisitResult], method: str, per_visit: bool = False) 
 def evaluate(model, samples: list[Sample], input_size: int, device, bf16: bool = True,
              channels_last: bool = True, method: str | None = None, max_visits: int | None = None,
              progress: bool = True, per_visit: bool = False, tta: bool = False,
-             refine: bool = False) -> dict:
+             refine: bool = False, upright: bool = False) -> dict:
     """Full-resolution validation through the real post-processing with one ``method``:
     :func:`evaluate_visits`, then :func:`summarise` over all visits."""
     from autosalt.postprocess.visit import DEFAULT_METHOD
 
     method = method or DEFAULT_METHOD
     results = evaluate_visits(model, samples, input_size, device, bf16, channels_last, (method,),
-                              max_visits, progress, tta, refine)
+                              max_visits, progress, tta, refine, upright)
     return summarise(results, method, per_visit)
