@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_test_time_options, machine, second_pass_text, write_section  # noqa: E402
+from _report import add_test_time_options, machine, second_pass_text, upright_text, write_section  # noqa: E402
 
 from autosalt.contract import VIEWS  # noqa: E402
 from autosalt.model.checkpoint import load_checkpoint  # noqa: E402
@@ -49,10 +49,10 @@ BACKENDS = {"defaults": [],  # as a user runs it: torch, --precision auto
 TARGET_SECONDS = 0.5
 #: Profile breakdown (``--profile``): stage -> (file name, function) whose cumulative time it is.
 STAGES = {
-    "network (letterbox, forward passes)": ("predictor.py", "_logits"),
+    "network (forward passes)": ("predictor.py", "_forward"),
     "masks at photo size (resize, argmax, loss map)": ("predictor.py", "_decode"),
     "post-processing (surface fit, percents, SALT)": ("visit.py", "score_visit"),
-    "quality checks": ("visit_scoring.py", "_quality_flags"),
+    "quality checks": ("visit_scoring.py", "_quality_observations"),
     "writing masks, loss maps, overlays, summary": ("visit_scoring.py", "_write_images"),
 }
 DEFAULT_SIZE = [1024, 768]  # photo height, width
@@ -82,10 +82,10 @@ def make_study(source: Path, root: Path, visits: int) -> Path:
 
 
 def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | None,
-             tta: bool, refine: bool) -> dict:
+             tta: bool, refine: bool, upright: bool) -> dict:
     command = [sys.executable, "-m", "autosalt", "infer", str(photos), "--out", str(out),
                "--model", str(model), "--quiet", *BACKENDS[backend], "--tta" if tta else "--no-tta",
-               "--refine" if refine else "--no-refine"]
+               "--refine" if refine else "--no-refine", "--upright" if upright else "--no-upright"]
     if threads:
         command += ["--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -154,7 +154,8 @@ def main() -> None:
             photos = make_study(source, temporary / f"study{count}", count)
             for backend in args.backends:
                 out = temporary / f"out-{backend}-{count}"
-                result = run_once(photos, out, model, backend, args.threads, args.tta, args.refine)
+                result = run_once(photos, out, model, backend, args.threads, args.tta, args.refine,
+                                  args.upright)
                 results.append({"backend": backend, **result})
                 print(f"{backend:12s} {count:4d} visits: {result['seconds_per_scored_visit']:.3f} s/visit "
                       f"(model+post {result['seconds_scoring_per_visit']:.3f}), peak RSS "
@@ -166,12 +167,14 @@ def main() -> None:
     lines = [
         f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'}"
         f"{'' if args.refine else ' without the second pass'}"
+        f"{'' if args.upright else ' without the upright pass'}"
         f"{f', {photo_size} photos' if photo_size else ''} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
         f"{input_size} px network input; mirror test-time augmentation "
         f"{'on (`--tta`)' if args.tta else 'off (`--no-tta`)'}; second pass on small heads "
         f"{'on (`--refine`: ' + second_pass_text() + ')' if args.refine else 'off (`--no-refine`)'}; "
+        f"upright pass {'on (`--upright`: ' + upright_text() + ')' if args.upright else 'off'}; "
         f"photos {args.size[1]}x{args.size[0]} JPEG, 4 views per visit; one "
         "fresh process per row; time = whole batch (scan, decode, predict, post-process, quality "
         "checks, write masks, loss maps, overlays, summary, record and tables) / visits; model "
@@ -196,7 +199,8 @@ def main() -> None:
     print("\n".join(lines))
     if not args.no_write:
         write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}"
-                      f"{'' if args.refine else '_no_refine'}{f'_{photo_size}' if photo_size else ''}",
+                      f"{'' if args.refine else '_no_refine'}{'' if args.upright else '_no_upright'}"
+                      f"{f'_{photo_size}' if photo_size else ''}",
                       "\n".join(lines))
 
 
