@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -283,7 +284,7 @@ def main() -> None:
     if not (out / "scores.csv").exists():
         subprocess.run([str(Path(sys.executable).parent / "autosalt"), "infer", str(photos),
                         "--out", str(out), "--model", str(args.model), "--allow-partial", "--quiet",
-                        *args.infer_args.split()],
+                        *shlex.split(args.infer_args)],
                        check=True)
     report(args, out)
 
