@@ -2,6 +2,11 @@
 
 A report opens offline in any browser and can be mailed as one file. Plots are drawn
 with matplotlib's Agg backend (no display needed) and also saved next to the report.
+
+Every page is a sequence of the same few blocks (heading, paragraph, list, caveat box, table,
+figure), built by :class:`HtmlReport`, which escapes every piece of text in one place. No
+template engine (Jinja2): it would add two packages and a template per page, while which
+blocks a page has and in what order still comes from the code that computes them.
 """
 
 from __future__ import annotations
