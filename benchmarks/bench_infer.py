@@ -55,6 +55,11 @@ STAGES = {
     "quality checks": ("visit_scoring.py", "_quality_observations"),
     "writing masks, loss maps, overlays, summary": ("visit_scoring.py", "_write_images"),
 }
+#: Test-time switches of ``autosalt infer``: option name, and, when it is off, the words the
+#: section title gains and its name's suffix.
+SWITCHES = (("tta", " without mirror TTA", "_no_tta"),
+            ("refine", " without the second pass", "_no_refine"),
+            ("upright", " without the upright pass", "_no_upright"))
 DEFAULT_SIZE = [1024, 768]  # photo height, width
 DISTINCT_VISITS = 4
 
@@ -82,10 +87,10 @@ def make_study(source: Path, root: Path, visits: int) -> Path:
 
 
 def run_once(photos: Path, out: Path, model: Path, backend: str, threads: int | None,
-             tta: bool, refine: bool, upright: bool) -> dict:
+             switches: list[str]) -> dict:
+    """``switches``: the test-time options as given to ``autosalt infer`` (``--no-tta``, ...)."""
     command = [sys.executable, "-m", "autosalt", "infer", str(photos), "--out", str(out),
-               "--model", str(model), "--quiet", *BACKENDS[backend], "--tta" if tta else "--no-tta",
-               "--refine" if refine else "--no-refine", "--upright" if upright else "--no-upright"]
+               "--model", str(model), "--quiet", *BACKENDS[backend], *switches]
     if threads:
         command += ["--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -149,13 +154,13 @@ def main() -> None:
         if not (source / "truth.csv").exists():  # kept in --work: 12-megapixel renders take minutes
             generate(source, patients=DISTINCT_VISITS, visits=1, seed=6,
                      options=SynthOptions(size=tuple(args.size)), workers=1, progress=False)
+        switches = [f"--{'' if getattr(args, name) else 'no-'}{name}" for name, _, _ in SWITCHES]
         results = []
         for count in args.visits:
             photos = make_study(source, temporary / f"study{count}", count)
             for backend in args.backends:
                 out = temporary / f"out-{backend}-{count}"
-                result = run_once(photos, out, model, backend, args.threads, args.tta, args.refine,
-                                  args.upright)
+                result = run_once(photos, out, model, backend, args.threads, switches)
                 results.append({"backend": backend, **result})
                 print(f"{backend:12s} {count:4d} visits: {result['seconds_per_scored_visit']:.3f} s/visit "
                       f"(model+post {result['seconds_scoring_per_visit']:.3f}), peak RSS "
@@ -164,10 +169,9 @@ def main() -> None:
             shutil.rmtree(photos.parent)
         breakdown = profile_defaults(source, temporary, model, max(args.visits)) if args.profile else []
     photo_size = "" if args.size == DEFAULT_SIZE else f"{args.size[1]}x{args.size[0]}"
+    off = [(words, suffix) for name, words, suffix in SWITCHES if not getattr(args, name)]
     lines = [
-        f"## Batch scoring on {capability}{'' if args.tta else ' without mirror TTA'}"
-        f"{'' if args.refine else ' without the second pass'}"
-        f"{'' if args.upright else ' without the upright pass'}"
+        f"## Batch scoring on {capability}{''.join(words for words, _ in off)}"
         f"{f', {photo_size} photos' if photo_size else ''} (`autosalt infer`)", "",
         f"Measured by `benchmarks/bench_infer.py` on {started_on}.",
         f"Model: {'`' + str(args.model) + '`' if trained else 'untrained unet + efficientnet_lite0 (the default architecture; `models/autosalt-default.pt` was not there yet; speed does not depend on the weights)'}, "  # noqa: E501
@@ -199,8 +203,7 @@ def main() -> None:
         lines += [f"| {stage} | {seconds:.3f} | {share:.0%} |" for stage, seconds, share in breakdown]
     print("\n".join(lines))
     if not args.no_write:
-        write_section(f"infer_{capability.lower()}{'' if args.tta else '_no_tta'}"
-                      f"{'' if args.refine else '_no_refine'}{'' if args.upright else '_no_upright'}"
+        write_section(f"infer_{capability.lower()}{''.join(suffix for _, suffix in off)}"
                       f"{f'_{photo_size}' if photo_size else ''}",
                       "\n".join(lines))
 
