@@ -56,6 +56,11 @@ class DataConfig:
     style_roots: list[str] = field(default_factory=list)
     style_p: float = 0.5
     unlabeled: list[str] = field(default_factory=list)  # real photos for self-training
+    # Roots (of ``roots``) whose labeled photos are turned upright by their own labels (skin
+    # below the scalp, as inference's upright pass turns a photo by its prediction) before
+    # augmentation: photos taken with the phone turned train as they are scored. With any,
+    # validation predicts with the upright pass too.
+    upright_roots: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -193,6 +198,9 @@ def check_real_parts(config: Config) -> None:
     unknown = sorted(set(data.style_roots) - set(data.roots))
     if unknown:
         raise ConfigError(f"data.style_roots {unknown} are not in data.roots {data.roots}")
+    unknown = sorted(set(data.upright_roots) - set(data.roots))
+    if unknown:
+        raise ConfigError(f"data.upright_roots {unknown} are not in data.roots {data.roots}")
     if not 0.0 <= data.style_p <= 1.0 or not 0.0 <= train.rotate90_p <= 1.0:
         raise ConfigError("data.style_p and train.rotate90_p are probabilities: give values in [0, 1]")
     if train.self_training_weight < 0 or not math.isfinite(train.self_training_weight):

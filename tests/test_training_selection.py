@@ -173,3 +173,51 @@ def test_an_unknown_select_metric_is_a_config_error(synthetic, tmp_path):
         training.train(tiny_config(synthetic, tmp_path / "run", "train.select_metric=dice"),
                        progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_turn_upright_puts_the_labeled_skin_below_the_scalp():
+    from autosalt.contract import CLASS_SKIN
+    from autosalt.training.data import turn_upright
+
+    mask = np.zeros((40, 60), np.uint8)
+    mask[5:35, 5:30] = CLASS_HAIR  # scalp on the left, face on its right: a quarter-turned photo
+    mask[10:30, 30:45] = CLASS_SKIN
+    mask[0, 0] = CLASS_IGNORE
+    photo = np.dstack([mask] * 3)
+    loss = (mask == CLASS_HAIR).astype(np.uint8) * 7
+    turned_photo, turned_mask, turned_loss = turn_upright(photo, mask, loss)
+    assert turned_mask.shape == (60, 40) and turned_photo.shape == (60, 40, 3)
+    skin_rows = np.nonzero(turned_mask == CLASS_SKIN)[0].mean()
+    scalp_rows = np.nonzero(turned_mask == CLASS_HAIR)[0].mean()
+    assert skin_rows > scalp_rows
+    assert np.array_equal(turned_photo[..., 0], turned_mask)  # photo and labels turned together
+    assert np.array_equal(turned_loss == 7, turned_mask == CLASS_HAIR)
+    upright = turn_upright(turned_photo, turned_mask, turned_loss)
+    assert all(a is b for a, b in zip(upright, (turned_photo, turned_mask, turned_loss)))
+
+
+def test_upright_roots_turn_only_their_samples_and_must_be_training_roots(single_view_root, synthetic,
+                                                                         tmp_path):
+    from autosalt.contract import CLASS_SKIN
+
+    turned_root = tmp_path / "turned"
+    shutil.copytree(single_view_root, turned_root)
+    mask_path = next((turned_root / "masks").rglob("left.png"))
+    photo_path = next((turned_root / "photos").rglob("left.JPG"))
+    Image.open(mask_path).rotate(90, expand=True).save(mask_path)
+    Image.open(photo_path).rotate(90, expand=True).save(photo_path, quality=95)
+    samples = [s for s in list_samples([turned_root]) if s.view == "left"]
+    _, lying, _ = load_targets(samples[0])
+
+    def skin_below_scalp(mask) -> bool:
+        mask = np.asarray(mask)
+        return np.nonzero(mask == CLASS_SKIN)[0].mean() > np.nonzero((mask == CLASS_HAIR) | (mask == CLASS_LOSS))[0].mean()
+
+    assert not skin_below_scalp(lying)
+    preset = TrainPreset(64, rotate90_p=0.0)
+    _, as_lies, _ = SegmentationDataset(samples, preset, seed=0)[0]
+    _, upright, _ = SegmentationDataset(samples, preset, seed=0, upright_roots=[turned_root])[0]
+    assert not skin_below_scalp(as_lies) and skin_below_scalp(upright)
+    with pytest.raises(ConfigError, match=r"data.upright_roots \['elsewhere'\] are not in data.roots"):
+        training.train(tiny_config(synthetic, tmp_path / "run", "data.upright_roots=[elsewhere]"),
+                       progress=False)

@@ -18,9 +18,18 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE, VIEWS
+from autosalt.contract import (
+    CLASS_BACKGROUND,
+    CLASS_HAIR,
+    CLASS_IGNORE,
+    CLASS_LOSS,
+    IMAGE_EXTENSIONS,
+    LOSS_MAP_SCALE,
+    VIEWS,
+)
 from autosalt.fileio import read_loss_map, read_mask, read_photo, write_json_atomic
 from autosalt.layout import companion_path, scan_labeled_folder
+from autosalt.model.predictor import upright_turns
 from autosalt.tablefile import read_table_rows
 
 
@@ -120,6 +129,17 @@ def load_targets(sample: Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return photo, mask, loss
 
 
+def turn_upright(photo: np.ndarray, mask: np.ndarray, loss: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A labeled photo, its mask and loss map turned by the quarter turns that put its labeled
+    skin below its labeled scalp (:func:`autosalt.model.predictor.upright_turns`, the rule of
+    inference's upright pass); unchanged when it is upright or shows too little skin to tell."""
+    turns = upright_turns(np.where(mask == CLASS_IGNORE, CLASS_BACKGROUND, mask))
+    if not turns:
+        return photo, mask, loss
+    return tuple(np.ascontiguousarray(np.rot90(array, turns)) for array in (photo, mask, loss))
+
+
 class SegmentationDataset(Dataset):
     """Samples -> (image (3, S, S) float, mask (S, S) long, fraction (S, S) float in [0, 1]).
 
@@ -128,7 +148,8 @@ class SegmentationDataset(Dataset):
     """
 
     def __init__(self, samples: list[Sample], transform, seed: int = 0, style=None,
-                 style_roots: list[str | os.PathLike] = ()) -> None:
+                 style_roots: list[str | os.PathLike] = (),
+                 upright_roots: list[str | os.PathLike] = ()) -> None:
         self.samples = samples
         self.transform = transform
         self.seed = seed
@@ -137,6 +158,8 @@ class SegmentationDataset(Dataset):
         # to the samples of ``style_roots`` before augmentation.
         self.style = style
         self.style_roots = {Path(root) for root in style_roots}
+        # The samples of ``upright_roots`` are turned upright by their labels (:func:`turn_upright`).
+        self.upright_roots = {Path(root) for root in upright_roots}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -146,6 +169,8 @@ class SegmentationDataset(Dataset):
 
     def __getitem__(self, index: int):
         photo, mask, loss = load_targets(self.samples[index])
+        if Path(self.samples[index].root) in self.upright_roots:
+            photo, mask, loss = turn_upright(photo, mask, loss)
         seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
         if self.style is not None and Path(self.samples[index].root) in self.style_roots:
             photo = self.style(photo, seed)

@@ -236,7 +236,8 @@ class TrainingRun:
         self.dataset = SegmentationDataset(
             self.train_samples,
             TrainPreset(config.model.input_size, config.train.crop_size, config.train.rotate90_p),
-            seed=config.train.seed, style=style, style_roots=config.data.style_roots)
+            seed=config.train.seed, style=style, style_roots=config.data.style_roots,
+            upright_roots=config.data.upright_roots)
         self.sampler = None
         if config.data.root_weights:
             try:
@@ -307,7 +308,8 @@ class TrainingRun:
     def validate(self) -> dict:
         return evaluate(self.released_model, self.val_samples, self.config.model.input_size,
                         self.device, self.bf16, self.config.train.channels_last,
-                        max_visits=self.config.train.val_visits, progress=self.progress)
+                        max_visits=self.config.train.val_visits, progress=self.progress,
+                        upright=bool(self.config.data.upright_roots))
 
     def score_start(self) -> None:
         """Fine-tuning starts from a model that already works: it is the first candidate for
