@@ -291,36 +291,3 @@ def test_diffuse_thinning_removes_hairs_rather_than_fading_them():
     assert np.allclose(thinning_factor(rng, angle, np.zeros((160, 160), np.float32), 7), 1.0)
     bald = np.full((160, 160), 0.95, np.float32)
     assert np.all((1.0 - bald) * thinning_factor(rng, angle, bald, 7) <= 0.051)
-
-
-def test_stubbly_look_is_broads_draw_with_stubble():
-    from dataclasses import replace
-
-    from autosalt.synth import looks
-
-    for seed in range(40):
-        stubbly = looks.stubbly_look(np.random.default_rng(seed))
-        assert stubbly.stubble == looks.STUBBLY_CHANCE
-        assert replace(stubbly, stubble=0.0) == looks.broad_look(np.random.default_rng(seed))
-    assert all(look.stubble == 0.0 for look in looks.LOOK_STYLES.values())
-
-
-def test_stubble_darkens_only_the_bald_scalp_towards_the_hair_colour():
-    from autosalt.synth.looks import Appearance
-    from autosalt.synth.render import _draw_stubble
-
-    rng = np.random.default_rng(5)
-    appearance = Appearance.random(rng)
-    appearance.hair = np.array([0.1, 0.08, 0.05], np.float32)
-    mask = np.zeros((96, 96), np.uint8)
-    mask[:, 48:] = 1
-    mask[20:80, 10:40] = 3  # bald scalp
-    mask[80:, :48] = 2
-    image = np.full((96, 96, 3), 0.8, np.float32)
-    before = image.copy()
-    _draw_stubble(image, mask, np.ones((96, 96), np.float32), appearance, rng)
-    bald = mask == 3
-    assert np.array_equal(image[~bald], before[~bald])
-    assert image[bald].mean() < 0.8 - 0.02  # a grey-dark cast over the bald skin
-    assert image[bald][:, 0].std() > 0.01  # a stipple of cut hairs, not a flat tint
-    assert image.min() >= 0.1  # never darker than the hair itself

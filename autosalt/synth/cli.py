@@ -45,9 +45,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "mixed: each visit draws light, room, hair texture and grading from "
                              "default, drape and coily; varied: the same from a wider family "
                              "(also wavy hair, window backlight, rooms out of focus, tiled walls, "
-                             "phone HDR, dim rooms); broad: varied plus short haircuts; "
-                             "stubbly: broad with shaved stubble on half the views' bald "
-                             "scalp; none "
+                             "phone HDR, dim rooms); broad: varied plus short haircuts; none "
                              "ever draws studio's parts")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

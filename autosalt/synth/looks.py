@@ -268,9 +268,7 @@ class Look:
     thinning removes, or None for the default)``; ``grade(image, rng)``: whole-photo light and
     colour after shadows, or None; ``clumping``: how much hair falls in locks; ``volume``: share
     of the patient's hair volume that stands out beyond the silhouette; ``density``: factor on
-    the patient's hair coverage (short hair covers less of the scalp than long hair lying on it);
-    ``stubble``: the chance that a view's bald scalp is shaved stubble (short hairs cut at the
-    skin: a fine grey-dark stipple in the hair's colour over bald skin, still hair loss).
+    the patient's hair coverage (short hair covers less of the scalp than long hair lying on it).
     """
 
     light: Callable[[np.random.Generator, Camera], tuple[np.ndarray, float]] = _everyday_light
@@ -281,7 +279,6 @@ class Look:
     clumping: float = 0.8
     volume: float = 1.0
     density: float = 1.0
-    stubble: float = 0.0
 
 
 #: Short hair's clumping, volume and density (:class:`Look`), drawn in this order by ``broad``.
@@ -316,16 +313,11 @@ LOOK_STYLES: dict[str, Look] = {
 #: field, little volume or clumping, 55-90% of the scalp covered), common in clinics and absent
 #: from the other families. ``studio``'s parts are never drawn by any of them: it stays a look
 #: no model trained on them saw (its cropped hair is a different texture: dashes at random
-#: angles). ``stubbly``: ``broad``'s family, drawn the same, with shaved stubble on the bald
-#: scalp of half the views (:class:`Look`'s ``stubble``), which the others never show. The
-#: families never change their draws, so a recipe's training data (its looks and seeds)
-#: renders again.
+#: angles). The families never change their draws, so a recipe's training data (its looks
+#: and seeds) renders again.
 MIXED_LOOK = "mixed"
 VARIED_LOOK = "varied"
 BROAD_LOOK = "broad"
-STUBBLY_LOOK = "stubbly"
-#: ``stubbly``'s chance of stubble on a view's bald scalp.
-STUBBLY_CHANCE = 0.5
 
 
 #: Each drawn look's family: per part of :class:`Look`, the choices and their probabilities,
@@ -376,15 +368,8 @@ def broad_look(rng: np.random.Generator) -> Look:
                             for name, (low, high) in SHORT_HAIR_RANGES.items()})
 
 
-def stubbly_look(rng: np.random.Generator) -> Look:
-    """One visit's look for ``--look stubbly`` (see :data:`LOOKS`): ``broad``'s draw, with
-    shaved stubble on the bald scalp of half the views."""
-    return replace(broad_look(rng), stubble=STUBBLY_CHANCE)
-
-
 DRAWN_LOOKS: dict[str, Callable[[np.random.Generator], Look]] = {
-    MIXED_LOOK: mixed_look, VARIED_LOOK: varied_look, BROAD_LOOK: broad_look,
-    STUBBLY_LOOK: stubbly_look}
+    MIXED_LOOK: mixed_look, VARIED_LOOK: varied_look, BROAD_LOOK: broad_look}
 LOOKS = tuple(LOOK_STYLES) + tuple(DRAWN_LOOKS)
 
 

@@ -100,8 +100,6 @@ def render_view(head: Head, pattern: LossPattern, severity: float, appearance: A
                         appearance)
 
     _draw_vellus_and_loose_strands(image, mask_2d, loss_2d, appearance, rng)
-    if style.stubble > 0 and rng.random() < style.stubble:
-        _draw_stubble(image, mask_2d, shade.reshape(height, width), appearance, rng)
     if occluders:
         _draw_occluders(image, mask_2d, appearance, rng)
     _cast_shadows(image, rng)
@@ -271,21 +269,6 @@ def _draw_vellus_and_loose_strands(image, mask, loss, appearance, rng) -> None:
             colour = (appearance.hair * rng.uniform(0.8, 1.1)).tolist()
             cv2.polylines(image, [np.round(np.array(curve) * 4).astype(np.int32)], False, colour,
                           1, cv2.LINE_AA, shift=2)
-
-
-def _draw_stubble(image, mask, shade, appearance, rng) -> None:
-    """Shaved stubble on the bald scalp (class 3, still loss): hairs cut at the skin show as a
-    dense, fine stipple of their colour and a grey-dark cast over the skin, not as coverage."""
-    bald = mask == 3
-    if bald.sum() < 50:
-        return
-    points = (rng.random(mask.shape) < rng.uniform(0.15, 0.5)).astype(np.float32)
-    stipple = cv2.GaussianBlur(points, (0, 0), rng.uniform(0.4, 0.9))
-    stipple *= rng.uniform(0.3, 0.7) / max(float(stipple.max()), 1e-6)
-    cast = rng.uniform(0.04, 0.2)  # the cut hairs under the skin darken the whole area
-    weight = np.where(bald, np.clip(cast + stipple, 0, 0.85), 0.0)[..., None]
-    hair = appearance.hair[None, None, :] * np.clip(shade, 0.2, 1.2)[..., None]
-    image[:] = image * (1 - weight) + hair * weight
 
 
 def _draw_occluders(image, mask, appearance, rng) -> None:
