@@ -356,3 +356,14 @@ def test_large_masks_are_fitted_at_the_working_size_with_the_same_result():
     on_scalp = scalp_pixels(mask)
     assert np.allclose(loss[on_scalp], 0.8, atol=1e-4) and loss[~on_scalp].max() == 0
     assert working_copy(small["top"], None)[0] is small["top"]  # small masks are left as they are
+
+
+def test_a_fully_bald_share_summed_in_floating_point_stays_a_percent():
+    from autosalt.postprocess.pixel import percent_of
+    from autosalt.salt import salt_from_views
+
+    part, whole = 0.1 + 0.2, 0.3  # 0.30000000000000004 / 0.3: a rounding error above 100%
+    assert 100.0 * part / whole > 100.0
+    assert percent_of(part, whole) == 100.0
+    assert salt_from_views({view: percent_of(part, whole) for view in VIEWS}) == 100.0
+    assert percent_of(0.0, 5.0) == 0.0 and percent_of(1.0, 4.0) == 25.0

@@ -211,7 +211,8 @@ def test_upright_roots_turn_only_their_samples_and_must_be_training_roots(single
 
     def skin_below_scalp(mask) -> bool:
         mask = np.asarray(mask)
-        return np.nonzero(mask == CLASS_SKIN)[0].mean() > np.nonzero((mask == CLASS_HAIR) | (mask == CLASS_LOSS))[0].mean()
+        scalp = (mask == CLASS_HAIR) | (mask == CLASS_LOSS)
+        return np.nonzero(mask == CLASS_SKIN)[0].mean() > np.nonzero(scalp)[0].mean()
 
     assert not skin_below_scalp(lying)
     preset = TrainPreset(64, rotate90_p=0.0)

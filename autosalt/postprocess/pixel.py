@@ -34,10 +34,17 @@ def pixel_loss_fraction(mask: np.ndarray, loss_map: np.ndarray | None = None) ->
     return np.where(scalp, fraction, np.float32(0.0))
 
 
+def percent_of(part: float, whole: float) -> float:
+    """``100 * part / whole`` for a loss-weighted share (0 <= part <= whole, whole > 0), kept in
+    0..100: summed in floating point, a fully bald scalp's share can come out a rounding error
+    above 100, which every SALT check refuses."""
+    return min(100.0, max(0.0, 100.0 * float(part) / float(whole)))
+
+
 def pixel_view_percent(mask: np.ndarray, loss_map: np.ndarray | None = None) -> float:
     """Percent (0..100) of the photo's scalp pixels with hair loss, loss-fraction weighted."""
     scalp = scalp_pixels(mask)
     count = int(scalp.sum())
     if count == 0:
         raise EmptyScalpError("no scalp pixels (classes 2/3) in the mask")
-    return float(100.0 * pixel_loss_fraction(mask, loss_map)[scalp].sum() / count)
+    return percent_of(pixel_loss_fraction(mask, loss_map)[scalp].sum(), count)

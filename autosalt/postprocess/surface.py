@@ -72,7 +72,7 @@ from autosalt.postprocess.outline import (  # noqa: F401 (re-exported)
     PoorFit,
     fit_outline,
 )
-from autosalt.postprocess.pixel import EmptyScalpError, pixel_view_percent
+from autosalt.postprocess.pixel import EmptyScalpError, percent_of, pixel_view_percent
 from autosalt.postprocess.pose import (  # noqa: F401 (re-exported)
     PROFILE_ELEVATION_DEG,
     ViewFit,
@@ -194,7 +194,7 @@ def _own_area_percent(view: str, samples: SurfaceSamples, semi_axes: np.ndarray)
     """Percent loss of the photo's points that fall in the view's own SALT area (0 if none)."""
     own = area_boundaries(semi_axes).area_index(samples.points, semi_axes) == VIEWS.index(view)
     area = float(samples.areas[own].sum())
-    return 100.0 * float((samples.areas * samples.loss)[own].sum()) / area if area > 0 else 0.0
+    return percent_of((samples.areas * samples.loss)[own].sum(), area) if area > 0 else 0.0
 
 
 def _blend_weights(normals: np.ndarray, own: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
@@ -265,7 +265,7 @@ def surface_method(masks: Mapping[str, np.ndarray], losses: Mapping[str, np.ndar
         elif view in reconstructed:
             index = VIEWS.index(view)
             if area_sum[index] > 0:
-                result.values[view] = float(100.0 * loss_sum[index] / area_sum[index])
+                result.values[view] = percent_of(loss_sum[index], area_sum[index])
             else:
                 result.observe(view, "surface_fit", f"{names.get(view, view)}: no scalp of the "
                                                     f"{view} area seen; pixel value used")
