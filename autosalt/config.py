@@ -142,6 +142,28 @@ INFER_CHOICES = {"method": ("surface", "pixel"), "backend": ("torch", "onnxrunti
                  "precision": ("auto", "fp32", "bf16")}
 
 
+@dataclass(frozen=True)
+class ScoringSwitch:
+    """One step of the scoring path that can be switched off (``autosalt infer --NAME`` /
+    ``--no-NAME``, the ``infer:`` key NAME): what it does and what scoring does without it.
+    The command line, the benchmarks' options and ``run.json`` all take these words from here."""
+
+    name: str
+    does: str
+    without: str
+
+
+SCORING_SWITCHES = (
+    ScoringSwitch("tta", "average each prediction with the mirrored photo's",
+                  "the network once per photo instead of twice"),
+    ScoringSwitch("refine", "where the head fills little of the photo, predict again on a crop "
+                  "around it", "one pass on the whole photo"),
+    ScoringSwitch("upright", "where a photo lies turned (the face or neck beside or above the "
+                  "scalp), predict again on it turned upright; the masks keep the photo's "
+                  "orientation", "the photo only as it lies"),
+)
+
+
 @dataclass
 class InferConfig:
     """Defaults of ``autosalt infer``; its command-line options override them, and ``run.json``
@@ -150,9 +172,9 @@ class InferConfig:
     method: str = "surface"  # masks -> per-view percent: surface (default) or pixel
     backend: str = "torch"  # torch or onnxruntime
     precision: str = "auto"  # torch backend: auto (bf16 where native, else fp32), fp32, bf16
-    tta: bool = True  # average each prediction with the mirrored photo's
-    refine: bool = True  # a second pass on a crop around a small head
-    upright: bool = True  # predict again on a photo turned upright (skin below the scalp)
+    tta: bool = True  # the scoring switches: SCORING_SWITCHES says what each does
+    refine: bool = True
+    upright: bool = True
     allow_partial: bool = False  # score visits with missing views (no SALT; its range)
     max_pixels: int = DEFAULT_MAX_PIXELS  # refuse photos above this many pixels
     workers: int = 1  # photo-decoding threads

@@ -53,22 +53,19 @@ def write_section(name: str, body: str) -> None:
 
 def add_test_time_options(parser, refine: bool = True) -> None:
     """``--tta`` / ``--no-tta`` and, with ``refine``, ``--refine`` / ``--no-refine`` and
-    ``--upright`` / ``--no-upright``, defaulting to what ``autosalt infer`` does, so a benchmark
-    measures the scoring path as shipped."""
+    ``--upright`` / ``--no-upright`` (:data:`autosalt.config.SCORING_SWITCHES`), defaulting to
+    what ``autosalt infer`` does, so a benchmark measures the scoring path as shipped."""
     import argparse
 
+    from autosalt.config import SCORING_SWITCHES
     from autosalt.inference.batch import Settings
 
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=Settings.tta,
-                        help="average each prediction with the mirrored photo's, as `autosalt infer` "
-                             "by default (--no-tta: the network once per photo)")
-    if refine:
-        parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=Settings.refine,
-                            help="second pass on a crop around a small head, as `autosalt infer` by "
-                                 "default (--no-refine: one pass on the whole photo)")
-        parser.add_argument("--upright", action=argparse.BooleanOptionalAction, default=Settings.upright,
-                            help="again on a photo that lies turned, turned upright, as `autosalt "
-                                 "infer` by default")
+    for switch in SCORING_SWITCHES:
+        if refine or switch.name == "tta":
+            parser.add_argument(f"--{switch.name}", action=argparse.BooleanOptionalAction,
+                                default=getattr(Settings, switch.name),
+                                help=f"{switch.does}, as `autosalt infer` by default "
+                                     f"(--no-{switch.name}: {switch.without})")
 
 
 def upright_text() -> str:

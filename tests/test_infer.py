@@ -514,3 +514,21 @@ def test_observations_split_into_review_flags_and_notes():
         ["top.jpg: 90% partial"], ["left and right views look swapped"])
     assert split_observations(swap, ["left_right_swapped"]) == (
         ["left and right views look swapped"], [])
+
+
+def test_each_scoring_switch_is_a_setting_and_an_option_that_says_what_it_does():
+    import argparse
+    import dataclasses
+
+    from autosalt.config import SCORING_SWITCHES, InferConfig
+    from autosalt.inference.batch import Settings, configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    text = " ".join(parser.format_help().split())
+    settings = {field.name for field in dataclasses.fields(Settings)}
+    for switch in SCORING_SWITCHES:
+        assert isinstance(getattr(InferConfig, switch.name), bool) and switch.name in settings
+        options = parser.parse_args(["photos", "--out", "o", f"--no-{switch.name}"])
+        assert getattr(options, switch.name) is False
+        assert switch.does in text and switch.without in text

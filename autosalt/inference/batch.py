@@ -42,7 +42,14 @@ import cv2
 import numpy as np
 
 from autosalt import __version__
-from autosalt.config import INFER_CHOICES, InferConfig, check_infer, check_quality, load_config
+from autosalt.config import (
+    INFER_CHOICES,
+    SCORING_SWITCHES,
+    InferConfig,
+    check_infer,
+    check_quality,
+    load_config,
+)
 from autosalt.contract import STATUS_ERROR, STATUS_FLAGGED, STATUS_OK, VIEWS
 from autosalt.fileio import (
     format_cell,
@@ -350,16 +357,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="torch backend: auto (default: bf16 autocast where the CPU or GPU runs "
                              "bf16 natively, else fp32), fp32, or bf16 (where native; else fp32 "
                              "with a notice)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                        help="average each prediction with the mirrored photo's (default; "
-                             "--no-tta runs the network once per photo instead of twice)")
-    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
-                        help="where the head fills little of the photo, predict again on a crop "
-                             "around it (default; --no-refine: one pass on the whole photo)")
-    parser.add_argument("--upright", action=argparse.BooleanOptionalAction, default=None,
-                        help="where a photo lies turned (the face or neck beside or above the "
-                             "scalp), predict again on it turned upright (default; the masks keep "
-                             "the photo's orientation)")
+    for switch in SCORING_SWITCHES:
+        parser.add_argument(f"--{switch.name}", action=argparse.BooleanOptionalAction, default=None,
+                            help=f"{switch.does} (default: "
+                                 f"{'on' if getattr(InferConfig, switch.name) else 'off'}; "
+                                 f"--no-{switch.name}: {switch.without})")
     parser.add_argument("--allow-partial", action=argparse.BooleanOptionalAction, default=None,
                         help="report visits with missing views: the views present and the SALT "
                              "range they allow (salt_min, salt_max; no SALT), flagged")

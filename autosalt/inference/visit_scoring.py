@@ -51,9 +51,9 @@ class Settings:
     """How each visit is scored; the defaults are the ``infer:`` section's (:class:`InferConfig`)."""
 
     method: str = InferConfig.method
-    tta: bool = InferConfig.tta  # mirror test-time augmentation (docs/benchmarks.md, tta_selection)
-    refine: bool = InferConfig.refine  # second pass on a crop around a small head (docs/scoring.md)
-    upright: bool = InferConfig.upright  # again on a photo that lies turned, turned upright (docs/scoring.md)
+    tta: bool = InferConfig.tta  # the scoring switches: autosalt.config.SCORING_SWITCHES
+    refine: bool = InferConfig.refine
+    upright: bool = InferConfig.upright
     allow_partial: bool = InferConfig.allow_partial
     export_annotations: str | None = None
     max_pixels: int = InferConfig.max_pixels
