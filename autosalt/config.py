@@ -146,7 +146,7 @@ INFER_CHOICES = {"method": ("surface", "pixel"), "backend": ("torch", "onnxrunti
 class ScoringSwitch:
     """One step of the scoring path that can be switched off (``autosalt infer --NAME`` /
     ``--no-NAME``, the ``infer:`` key NAME): what it does and what scoring does without it.
-    The command line, the benchmarks' options and ``run.json`` all take these words from here."""
+    ``autosalt infer --help`` and the benchmarks' options take these words from here."""
 
     name: str
     does: str
