@@ -18,15 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from autosalt.contract import (
-    CLASS_BACKGROUND,
-    CLASS_HAIR,
-    CLASS_IGNORE,
-    CLASS_LOSS,
-    IMAGE_EXTENSIONS,
-    LOSS_MAP_SCALE,
-    VIEWS,
-)
+from autosalt.contract import CLASS_HAIR, CLASS_LOSS, IMAGE_EXTENSIONS, LOSS_MAP_SCALE, VIEWS
 from autosalt.fileio import read_loss_map, read_mask, read_photo, write_json_atomic
 from autosalt.layout import companion_path, scan_labeled_folder
 from autosalt.model.predictor import upright_turns
@@ -134,7 +126,7 @@ def turn_upright(photo: np.ndarray, mask: np.ndarray, loss: np.ndarray
     """A labeled photo, its mask and loss map turned by the quarter turns that put its labeled
     skin below its labeled scalp (:func:`autosalt.model.predictor.upright_turns`, the rule of
     inference's upright pass); unchanged when it is upright or shows too little skin to tell."""
-    turns = upright_turns(np.where(mask == CLASS_IGNORE, CLASS_BACKGROUND, mask))
+    turns = upright_turns(mask)  # reads skin and scalp pixels only: "ignore" counts as neither
     if not turns:
         return photo, mask, loss
     return tuple(np.ascontiguousarray(np.rot90(array, turns)) for array in (photo, mask, loss))
@@ -169,10 +161,11 @@ class SegmentationDataset(Dataset):
 
     def __getitem__(self, index: int):
         photo, mask, loss = load_targets(self.samples[index])
-        if Path(self.samples[index].root) in self.upright_roots:
+        root = Path(self.samples[index].root)
+        if root in self.upright_roots:
             photo, mask, loss = turn_upright(photo, mask, loss)
         seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
-        if self.style is not None and Path(self.samples[index].root) in self.style_roots:
+        if self.style is not None and root in self.style_roots:
             photo = self.style(photo, seed)
         self.transform.set_random_seed(seed)
         out = self.transform(image=photo, masks=[mask, loss])
