@@ -56,9 +56,11 @@ def _pairs(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarr
     return x, y
 
 
-def _bootstrap(statistic: Callable[[np.ndarray], float | None], n: int,
-               seed: int = BOOTSTRAP_SEED) -> tuple[float | None, float | None]:
-    """Percentile CI of ``statistic(indices)`` over resampled pair indices (seeded)."""
+def bootstrap_interval(statistic: Callable[[np.ndarray], float | None], n: int,
+                       seed: int = BOOTSTRAP_SEED) -> tuple[float | None, float | None]:
+    """Percentile CI of ``statistic(indices)`` over resampled pair indices (seeded); resamples
+    where the statistic is undefined (None or not finite) are left out, and with most of them
+    undefined there is no interval (None, None)."""
     if n < 2:
         return None, None
     rng = np.random.default_rng(seed)
@@ -84,7 +86,7 @@ def mean_absolute_error(predicted: Sequence[float], reference: Sequence[float]) 
     if x.size == 0:
         return _missing("no pairs")
     error = np.abs(x - y)
-    low, high = _bootstrap(lambda idx: float(error[idx].mean()), x.size)
+    low, high = bootstrap_interval(lambda idx: float(error[idx].mean()), x.size)
     return Estimate(float(error.mean()), low, high, BOOTSTRAP_METHOD,
                     "" if low is not None else "CI needs at least 2 pairs")
 
@@ -94,7 +96,7 @@ def root_mean_square_error(predicted: Sequence[float], reference: Sequence[float
     if x.size == 0:
         return _missing("no pairs")
     squared = (x - y) ** 2
-    low, high = _bootstrap(lambda idx: float(np.sqrt(squared[idx].mean())), x.size)
+    low, high = bootstrap_interval(lambda idx: float(np.sqrt(squared[idx].mean())), x.size)
     return Estimate(float(np.sqrt(squared.mean())), low, high, BOOTSTRAP_METHOD,
                     "" if low is not None else "CI needs at least 2 pairs")
 
@@ -337,7 +339,7 @@ def cohen_kappa(reference: Sequence[int], predicted: Sequence[int], n_classes: i
     value = _kappa_from_codes(reference, predicted, n_classes, weights)
     if value is None:
         return _missing("kappa is undefined when both raters put every case in one class", method)
-    low, high = _bootstrap(
+    low, high = bootstrap_interval(
         lambda idx: _kappa_from_codes(reference[idx], predicted[idx], n_classes, weights),
         reference.size)
     return Estimate(value, low, high, method, "" if low is not None else "no bootstrap CI (too few pairs)")
