@@ -52,6 +52,8 @@ from autosalt.postprocess.score_masks import score_masks  # noqa: E402
 from autosalt.tablefile import read_table_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+#: Where the real photos lie beside a checkout (data/real/README.md).
+DEFAULT_REAL = REPO.parent / "shared" / "real" / "norwood_dev"
 RESAMPLES, SEED = 2000, 0
 
 
@@ -267,7 +269,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=REPO / "models" / "autosalt-default.pt")
     parser.add_argument("--name", default="release", help="section and montage name")
-    parser.add_argument("--real", type=Path, default=REPO.parent / "shared" / "real" / "norwood_dev")
+    parser.add_argument("--real", type=Path, default=DEFAULT_REAL)
     parser.add_argument("--split", type=Path, default=REPO / "data" / "real" / "norwood_split.json")
     parser.add_argument("--part", default="heldout", choices=("heldout", "train"))
     parser.add_argument("--check", type=Path, default=None, help="labeled-data folder of held-out photos")

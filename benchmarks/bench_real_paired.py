@@ -30,11 +30,10 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-from bench_real import check_metrics, photo_rows, read_levels  # noqa: E402
+from bench_real import DEFAULT_REAL, check_metrics, photo_rows, read_levels  # noqa: E402
 
 from autosalt.evaluation.agreement import BOOTSTRAP_SEED, bootstrap_interval  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 VIEWS_AND_ALL = ("top", "left", "right", "back", "all")
 #: A change in a photo's view-percent error (points) counted as better or worse.
 CHANGE = 1.0
@@ -95,7 +94,7 @@ def main() -> None:
     parser.add_argument("--a", type=Path, required=True, help="infer output A (the reference)")
     parser.add_argument("--b", type=Path, required=True, help="infer output B")
     parser.add_argument("--check", type=Path, nargs="*", default=[], help="labeled-data folders")
-    parser.add_argument("--real", type=Path, default=REPO.parent / "shared" / "real" / "norwood_dev")
+    parser.add_argument("--real", type=Path, default=DEFAULT_REAL)
     parser.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help="bootstrap seed")
     parser.add_argument("--section", help="write this section of docs/benchmarks.md")
     parser.add_argument("--title", default="Real photos, paired")
