@@ -53,17 +53,25 @@ class ViewShape:
 
     @staticmethod
     def from_mask(mask: np.ndarray) -> ViewShape:
+        # from row and column counts (projections), not pixel coordinates: the same figures,
+        # without listing every pixel of a photo-sized mask
         scalp = scalp_pixels(mask)
         skin = mask == CLASS_SKIN
-        rows, columns = np.nonzero(scalp)
-        if rows.size == 0:
+        per_column = np.count_nonzero(scalp, axis=0)
+        pixels = int(per_column.sum())
+        if pixels == 0:
             return ViewShape(0.0, 0.0, 0.0)
-        head_pixels = rows.size + int(skin.sum())
-        width = columns.max() - columns.min() + 1
-        beside = skin[rows.min(): rows.max() + 1]
-        _, skin_columns = np.nonzero(beside)
-        offset = (skin_columns.mean() - columns.mean()) / width if skin_columns.size else 0.0
-        return ViewShape(rows.size / mask.size, rows.size / head_pixels, float(offset))
+        columns = np.arange(mask.shape[1])
+        used_columns = np.flatnonzero(per_column)
+        used_rows = np.flatnonzero(np.any(scalp, axis=1))
+        width = used_columns[-1] - used_columns[0] + 1
+        beside = np.count_nonzero(skin[used_rows[0]: used_rows[-1] + 1], axis=0)
+        offset = 0.0
+        if beside.sum():
+            skin_mean = (beside * columns).sum() / beside.sum()
+            offset = (skin_mean - (per_column * columns).sum() / pixels) / width
+        head_pixels = pixels + int(np.count_nonzero(skin))
+        return ViewShape(pixels / mask.size, pixels / head_pixels, float(offset))
 
     def looks_like_profile(self, config: QualityConfig) -> bool:
         return (self.scalp_share < config.profile_max_scalp_share
