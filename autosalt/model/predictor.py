@@ -17,6 +17,7 @@ import torch
 from autosalt.contract import CLASS_SKIN, scalp_pixels
 from autosalt.model.checkpoint import load_checkpoint, model_from_checkpoint
 from autosalt.model.factory import IMAGE_MEAN, IMAGE_STD, NUM_CLASSES
+from autosalt.model.fold import fold_batchnorm
 from autosalt.model.precision import resolve_bf16
 
 
@@ -103,11 +104,17 @@ class Prediction:
     confidence: float  # mean max class probability over the predicted head (0..1)
 
 
+#: The confidence is averaged over every ``CONFIDENCE_STEP``-th row and column of the photo's
+#: pixels: a mean over hundreds of thousands of pixels, as good from a quarter of them.
+CONFIDENCE_STEP = 2
+
+
 def decode_logits(logits: np.ndarray) -> Prediction:
     """The network's (H, W, 5) outputs at the photo's size -> class mask, loss map, confidence.
 
     The mask is the argmax of the class logits (the argmax of their softmax; ties keep the
-    lower class), the confidence the mean top-class probability over the predicted head. Done
+    lower class), the confidence the mean top-class probability over the predicted head (on a
+    grid of every ``CONFIDENCE_STEP``-th pixel). Done
     with torch's reductions over the last axis, which is faster on large photos than numpy's
     argmax and a softmax over (5, H, W) and gives the same result.
     """
@@ -115,14 +122,16 @@ def decode_logits(logits: np.ndarray) -> Prediction:
     best, index = class_logits.max(dim=-1)
     mask = index.to(torch.uint8).numpy()
     scalp = scalp_pixels(mask)
-    loss = np.zeros(mask.shape, np.float32)
-    loss[scalp] = 1.0 / (1.0 + np.exp(-np.ascontiguousarray(logits[..., NUM_CLASSES])[scalp]))
-    head = mask > 0
+    fraction = torch.sigmoid(torch.from_numpy(np.ascontiguousarray(logits[..., NUM_CLASSES])))
+    loss = torch.where(torch.from_numpy(scalp), fraction, 0.0).numpy()
+    step = CONFIDENCE_STEP
+    head = mask[::step, ::step] > 0
     pixels = int(np.count_nonzero(head))
     confidence = 0.0
     if pixels:
-        spread = torch.exp(class_logits - best.unsqueeze(-1)).sum(dim=-1)  # 1 / top probability
-        confidence = float(torch.where(torch.from_numpy(head), spread.reciprocal(), 0.0).sum()) / pixels
+        top = best[::step, ::step].unsqueeze(-1)
+        spread = torch.exp(class_logits[::step, ::step] - top).sum(dim=-1)  # 1 / top probability
+        confidence = float(spread.reciprocal()[torch.from_numpy(head)].sum()) / pixels
     return Prediction(mask, loss, confidence)
 
 
@@ -192,7 +201,7 @@ class PhotoPredictor:
         if not refine:
             return self._decode(photos, *self._logits(photos, tta))
         boxes, batch = self._letterboxed(photos)
-        first = self._forward(batch)
+        (first,) = self._forward((batch, False))
         crops: dict[int, tuple[slice, slice]] = {}
         for index, ((_, (content_h, content_w)), photo) in enumerate(zip(boxes, photos)):
             head = first[index, :NUM_CLASSES, :content_h, :content_w].argmax(dim=0).numpy()
@@ -200,17 +209,24 @@ class PhotoPredictor:
             if crop is not None:
                 crops[index] = crop
         whole = [index for index in range(len(photos)) if index not in crops]
+        inner_photos = [np.ascontiguousarray(photos[i][crop]) for i, crop in crops.items()]
+        inner_boxes, inner_batch = self._letterboxed(inner_photos) if crops else ([], None)
+        # the second pass in one forward: the whole photos' mirror images (with ``tta``; they
+        # are already letterboxed) and the crops (with ``tta``, also mirrored)
+        inputs = ([(batch[whole], True)] if whole and tta else []) + (
+            [(inner_batch, False)] + ([(inner_batch, True)] if tta else []) if crops else [])
+        outputs = self._forward(*inputs) if inputs else []
         predictions: list[Prediction | None] = [None] * len(photos)
         if whole:
             logits = first[whole]
-            if tta:  # the photos kept whole are already letterboxed: mirror those batch rows
-                logits = 0.5 * (logits + self._forward(batch[whole], mirrored=True))
+            if tta:
+                logits = 0.5 * (logits + outputs.pop(0))
             decoded = self._decode([photos[i] for i in whole], [boxes[i] for i in whole], logits)
             for index, prediction in zip(whole, decoded):
                 predictions[index] = prediction
         if crops:
-            inner_photos = [np.ascontiguousarray(photos[i][crop]) for i, crop in crops.items()]
-            second = self._decode(inner_photos, *self._logits(inner_photos, tta))
+            inner_logits = 0.5 * (outputs[0] + outputs[1]) if tta else outputs[0]
+            second = self._decode(inner_photos, inner_boxes, inner_logits)
             for (index, crop), inner in zip(crops.items(), second):
                 mask = np.zeros(photos[index].shape[:2], np.uint8)
                 loss = np.zeros(photos[index].shape[:2], np.float32)
@@ -223,27 +239,32 @@ class PhotoPredictor:
         """The photos letterboxed (image, content size) and as one normalised input batch."""
         boxes = [letterbox(photo, self.input_size) for photo in photos]
         batch = torch.from_numpy(np.stack([normalise(padded) for padded, _ in boxes])).to(self.device)
-        if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        return boxes, batch
+        return boxes, self._memory_format(batch)
+
+    def _memory_format(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
     @torch.no_grad()
-    def _forward(self, batch: torch.Tensor, mirrored: bool = False) -> torch.Tensor:
-        """(B, 5, S, S) float logits on the CPU; ``mirrored``: of the mirrored batch, mirrored back."""
+    def _forward(self, *batches: tuple[torch.Tensor, bool]) -> list[torch.Tensor]:
+        """One forward pass over the input batches ``(batch, mirrored)`` stacked together: each
+        batch's (B, 5, S, S) float logits on the CPU, in order. A mirrored batch is mirrored on
+        the way in and its logits mirrored back."""
+        inputs = [torch.flip(batch, dims=[3]) if mirrored else batch for batch, mirrored in batches]
+        stacked = self._memory_format(torch.cat(inputs)) if len(inputs) > 1 else inputs[0]
         with self._autocast():
-            if mirrored:
-                return self.model(torch.flip(batch, dims=[3])).float().flip(dims=[3]).cpu()
-            return self.model(batch).float().cpu()
+            logits = self.model(stacked).float().cpu()
+        parts = logits.split([len(batch) for batch, _ in batches])
+        return [part.flip(dims=[3]) if mirrored else part for part, (_, mirrored) in zip(parts, batches)]
 
     def _logits(self, photos: list[np.ndarray], tta: bool
                 ) -> tuple[list[tuple[np.ndarray, tuple[int, int]]], torch.Tensor]:
         """Letterbox the photos and run the network: (letterboxes, logits); ``tta``: averaged
-        with the mirrored batch's."""
+        with the mirrored batch's (both in one forward pass)."""
         boxes, batch = self._letterboxed(photos)
-        logits = self._forward(batch)
-        if tta:  # average with the mirrored image's prediction, mirrored back
-            logits = 0.5 * (logits + self._forward(batch, mirrored=True))
-        return boxes, logits
+        if not tta:
+            return boxes, self._forward((batch, False))[0]
+        plain, mirrored = self._forward((batch, False), (batch, True))
+        return boxes, 0.5 * (plain + mirrored)
 
     @staticmethod
     def _decode(photos: list[np.ndarray], boxes: list[tuple[np.ndarray, tuple[int, int]]],
@@ -262,13 +283,14 @@ class PhotoPredictor:
 
 
 class Predictor(PhotoPredictor):
-    """:class:`PhotoPredictor` for an autosalt checkpoint file (``Predictor(path)``), or, with
-    :meth:`from_model`, for a network already in memory (validation during training)."""
+    """:class:`PhotoPredictor` for an autosalt checkpoint file (``Predictor(path)``), its batch
+    norms folded into the convolutions (:func:`autosalt.model.fold.fold_batchnorm`), or, with
+    :meth:`from_model`, for a network already in memory as it is (validation during training)."""
 
     def __init__(self, checkpoint_path: str | os.PathLike, device: str = "cpu", bf16: bool = True,
                  channels_last: bool = True) -> None:
         checkpoint = load_checkpoint(checkpoint_path)
-        model = model_from_checkpoint(checkpoint, checkpoint_path).to(device)
+        model, _ = fold_batchnorm(model_from_checkpoint(checkpoint, checkpoint_path).to(device))
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         super().__init__(model,
