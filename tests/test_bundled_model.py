@@ -80,11 +80,12 @@ def test_diffuse_improvement_is_tracked_visit_by_visit(sample_scores):
 
 def test_diffuse_thinning_is_flagged_partial_and_patches_are_not(sample_predictions):
     # P004's diffuse thinning is read as partial loss on most of the scalp of some view at
-    # every visit; P002's and P003's patches never are.
+    # its two balder visits (true SALT 30 and 21); P002's and P003's patches never are. At
+    # week 8 (true 11) the thinning is mild, its per-pixel loss mostly under the flag's 0.2.
     def flagged(patient: str, visit: str) -> bool:
         predictions, _ = sample_predictions[(patient, visit)]
         return any(check_partial_loss(p.mask, p.loss, QualityConfig()) for p in predictions)
 
-    assert all(flagged("P004", visit) for visit in ("week00", "week04", "week08"))
+    assert all(flagged("P004", visit) for visit in ("week00", "week04"))
     assert not any(flagged(patient, visit) for patient in ("P002", "P003")
                    for visit in ("week00", "week04", "week08"))
