@@ -142,10 +142,17 @@ def level_table(rows: list[dict]) -> list[str]:
 LARGE_VIEW_ERROR = 10.0
 
 
-def check_metrics(out: Path, check: Path) -> tuple[list[str], list[dict]]:
-    """Masks and view percents of the scored photos against a labeled folder of the same ids."""
-    reference_rows = {row["patient"]: row for row in
-                      score_masks(check, allow_partial=True, progress=False)}
+def label_rows(check: Path) -> dict[str, dict]:
+    """The labeled folder's view percents, by photo id (its masks scored by ``score-masks``)."""
+    return {row["patient"]: row for row in score_masks(check, allow_partial=True, progress=False)}
+
+
+def check_metrics(out: Path, check: Path, reference_rows: dict[str, dict] | None = None
+                  ) -> tuple[list[str], list[dict]]:
+    """Masks and view percents of the scored photos against a labeled folder of the same ids;
+    ``reference_rows``: :func:`label_rows` of ``check``, where the caller has them already."""
+    if reference_rows is None:
+        reference_rows = label_rows(check)
     predicted_rows = {row["patient"]: row for row in read_table_rows(out / "scores.csv")}
     per_photo = []
     for mask_path in sorted((check / "masks").glob("*/*/*.png")):

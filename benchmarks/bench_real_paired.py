@@ -30,7 +30,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-from bench_real import DEFAULT_REAL, check_metrics, photo_rows, read_levels  # noqa: E402
+from bench_real import DEFAULT_REAL, check_metrics, label_rows, photo_rows, read_levels  # noqa: E402
 
 from autosalt.evaluation.agreement import BOOTSTRAP_SEED, bootstrap_interval  # noqa: E402
 
@@ -73,8 +73,9 @@ def rho_lines(a: Path, b: Path, real: Path, seed: int) -> list[str]:
 def check_lines(a: Path, b: Path, checks: list[Path], seed: int) -> list[str]:
     errors, ious = [], []
     for check in checks:
-        per_a = {p["id"]: p for p in check_metrics(a, check)[1]}
-        per_b = {p["id"]: p for p in check_metrics(b, check)[1]}
+        labels = label_rows(check)  # scored once for both sides
+        per_a = {p["id"]: p for p in check_metrics(a, check, labels)[1]}
+        per_b = {p["id"]: p for p in check_metrics(b, check, labels)[1]}
         for photo in sorted(set(per_a) & set(per_b)):
             pa, pb = per_a[photo], per_b[photo]
             if pa["percent_error"] is not None and pb["percent_error"] is not None:
