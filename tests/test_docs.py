@@ -46,7 +46,7 @@ def test_every_configuration_file_loads(path):
 def test_the_recipe_has_a_configuration_per_training_stage():
     recipe = (ROOT / "docs" / "experiments" / "recipe.md").read_text(encoding="utf-8")
     stages = sorted((ROOT / "configs" / "release").glob("stage*.yaml"))
-    assert [path.stem for path in stages] == ["stage10", "stage11", "stage2", "stage3", "stage4",
+    assert [path.stem for path in stages] == ["stage10", "stage11", "stage12", "stage2", "stage3", "stage4",
                                               "stage5", "stage7", "stage8", "stage9"]
     for path in stages:
         assert f"configs/release/{path.name}" in recipe
