@@ -213,8 +213,13 @@ class PhotoPredictor:
         inner_boxes, inner_batch = self._letterboxed(inner_photos) if crops else ([], None)
         # the second pass in one forward: the whole photos' mirror images (with ``tta``; they
         # are already letterboxed) and the crops (with ``tta``, also mirrored)
-        inputs = ([(batch[whole], True)] if whole and tta else []) + (
-            [(inner_batch, False)] + ([(inner_batch, True)] if tta else []) if crops else [])
+        inputs: list[tuple[torch.Tensor, bool]] = []
+        if whole and tta:
+            inputs.append((batch[whole], True))
+        if crops:
+            inputs.append((inner_batch, False))
+            if tta:
+                inputs.append((inner_batch, True))
         outputs = self._forward(*inputs) if inputs else []
         predictions: list[Prediction | None] = [None] * len(photos)
         if whole:
