@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
 
 from autosalt.fileio import read_loss_map, read_mask  # noqa: E402
-from autosalt.postprocess.visit import score_visit  # noqa: E402
+from autosalt.postprocess import visit  # noqa: E402
 
-METHODS = ("surface", "pixel")
+#: Every method of ``score_visit``, the default first.
+METHODS = tuple(sorted(visit.METHODS, key=lambda method: method != visit.DEFAULT_METHOD))
 #: A change (points) counted as a jump.
 JUMP = 3.0
 
@@ -49,8 +50,8 @@ def changes(scored: Path) -> dict[str, list[float]]:
         loss_path = scored / "loss" / mask_path.relative_to(scored / "masks")
         mask, loss = read_mask(mask_path), read_loss_map(loss_path)
         for method in METHODS:
-            before = score_visit({view: mask}, {view: loss}, method=method).values.get(view)
-            after = score_visit({view: eroded(mask)}, {view: loss}, method=method).values.get(view)
+            before = visit.score_visit({view: mask}, {view: loss}, method=method).values.get(view)
+            after = visit.score_visit({view: eroded(mask)}, {view: loss}, method=method).values.get(view)
             if before is not None and after is not None:
                 found[method].append(abs(after - before))
     return found
