@@ -183,6 +183,26 @@ def check_metrics(out: Path, check: Path, reference_rows: dict[str, dict] | None
     return lines + ["", *check_code_table(per_photo)], per_photo
 
 
+def label_level_table(rows: list[dict], reference_rows: dict[str, dict]) -> list[str]:
+    """Spearman rho against the level of the labels' own view percents beside the model's, on
+    the same labeled photos: a model that matched its labels exactly would reach the first."""
+    lines = ["| view | n | labels: rho [95% CI] | model: rho [95% CI] |", "|---|---|---|---|"]
+    paired = [(r, float(reference_rows[r["id"]][r["view"]])) for r in rows
+              if r["percent"] is not None and r["id"] in reference_rows
+              and reference_rows[r["id"]].get(r["view"]) not in (None, "")]
+    for view in (*VIEWS, "all"):
+        chosen = [(r, label) for r, label in paired if view in (r["view"], "all")]
+        if len(chosen) < 4:
+            continue
+        level = np.array([r["level"] for r, _ in chosen], float)
+        cells = [bootstrap_spearman(level, np.array(values, float)) for values in
+                 ([label for _, label in chosen], [r["percent"] for r, _ in chosen])]
+        lines.append(f"| {view} | {len(chosen)} | "
+                     + " | ".join(f"{rho:.2f} [{low:.2f}, {high:.2f}]" for rho, low, high in cells)
+                     + " |")
+    return lines
+
+
 def check_code_table(per_photo: list[dict]) -> list[str]:
     """Per quality code on the labeled photos: how many carry it, the view-percent MAE with
     and without it, and its AUROC for an error over LARGE_VIEW_ERROR points."""
@@ -316,8 +336,13 @@ def report(args: argparse.Namespace, out: Path) -> None:
               f"{r['id']} {r['view']} level {r['level']}: {r['percent']:.0f}%")
              for r in worst_by_rank(scored, 12)]
     if args.check:
-        check_lines, per_photo = check_metrics(out, args.check)
-        lines += ["", f"Against the labeled check set `{args.check}`:", "", *check_lines]
+        reference_rows = label_rows(args.check)
+        check_lines, per_photo = check_metrics(out, args.check, reference_rows)
+        lines += ["", f"Against the labeled check set `{args.check}`:", "", *check_lines, "",
+                  "Rank agreement with the level of the hand labels' own view percents, beside "
+                  "the model's on the same photos (a model that reproduced its labels exactly "
+                  "would score the labels' column):", "",
+                  *label_level_table(rows, reference_rows)]
         worst = sorted((p for p in per_photo if p["loss_iou"] is not None), key=lambda p: p["loss_iou"])[:6]
         tiles += [(out / "overlays" / p["id"] / p["visit"] / f"{p['view']}.jpg",
                    f"{p['id']} {p['view']} loss IoU {p['loss_iou']:.2f}") for p in worst]
